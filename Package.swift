@@ -1,0 +1,153 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+/// Settings shared by every target of the project.
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let hummingbird = Target.Dependency.product(name: "Hummingbird", package: "hummingbird")
+let lifecycle = Target.Dependency.product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
+let logging = Target.Dependency.product(name: "Logging", package: "swift-log")
+let metrics = Target.Dependency.product(name: "Metrics", package: "swift-metrics")
+let httpTypes = Target.Dependency.product(name: "HTTPTypes", package: "swift-http-types")
+let crypto = Target.Dependency.product(name: "Crypto", package: "swift-crypto")
+
+/// Declares one service executable under `Services/<directory>`: every service stands on the shared modules.
+/// Its resources: `Migrations/` (ordered `.sql` files), `openapi.yaml`, and `Public/` (web pages) where it has one.
+func service(_ name: String, extra: [Target.Dependency] = [], pages: Bool = false) -> Target {
+    .executableTarget(
+        name: name,
+        dependencies: ["ServiceSupport", "Database", "Messaging", "Contracts", hummingbird, httpTypes, lifecycle, logging]
+            + extra,
+        path: "Services/\(name)",
+        resources: [.copy("Migrations"), .copy("openapi.yaml")] + (pages ? [.copy("Public")] : []),
+        swiftSettings: swiftSettings
+    )
+}
+
+/// Declares the tests of a service: unit tests with `app.test(.router)` and integration tests on the real stack.
+func serviceTests(_ name: String) -> Target {
+    .testTarget(
+        name: "\(name)Tests",
+        dependencies: [
+            .target(name: name), "TestSupport", "ServiceSupport", "Database", "Messaging", "Contracts", hummingbird,
+            httpTypes, lifecycle, logging, .product(name: "HummingbirdTesting", package: "hummingbird"),
+        ],
+        swiftSettings: swiftSettings
+    )
+}
+
+let package = Package(
+    name: "asn-reward",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "intake", targets: ["Intake"]),
+        .executable(name: "verification", targets: ["Verification"]),
+        .executable(name: "scoring", targets: ["Scoring"]),
+        .executable(name: "notification", targets: ["Notification"]),
+        .executable(name: "asnreward", targets: ["CLI"]),
+        .executable(name: "asnreward-bench", targets: ["Bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.0.0"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+    ],
+    targets: [
+        // C libraries from Debian packages.
+        .systemLibrary(name: "CLibPQ", path: "Shared/CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(
+            name: "CRabbitMQ",
+            path: "Shared/CRabbitMQ",
+            pkgConfig: "librabbitmq",
+            providers: [.apt(["librabbitmq-dev"])]
+        ),
+
+        // Shared modules.
+        .target(name: "Contracts", path: "Shared/Contracts", swiftSettings: swiftSettings),
+        .target(
+            name: "Database",
+            dependencies: ["CLibPQ", logging, lifecycle, metrics],
+            path: "Shared/Database",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "Messaging",
+            dependencies: ["CRabbitMQ", "Database", "Contracts", logging, lifecycle, metrics],
+            path: "Shared/Messaging",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "ServiceSupport",
+            dependencies: [
+                "Database", "Messaging", "Contracts", hummingbird, lifecycle, logging, metrics,
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+            ],
+            path: "Shared/ServiceSupport",
+            swiftSettings: swiftSettings
+        ),
+
+        // Services and tools.
+        service("Intake", extra: [crypto], pages: true),
+        service("Verification"),
+        service("Scoring", extra: [.product(name: "Yams", package: "Yams")]),
+        service("Notification"),
+        .executableTarget(
+            name: "CLI",
+            dependencies: [
+                "Contracts", "ServiceSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+            ],
+            path: "Services/CLI",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "Bench",
+            dependencies: ["Database", "Messaging", "Contracts", "ServiceSupport", "TestSupport", logging],
+            path: "Services/Bench",
+            swiftSettings: swiftSettings
+        ),
+
+        // Tests.
+        .target(
+            name: "TestSupport",
+            dependencies: ["Database", "Messaging", "Contracts", logging],
+            path: "Tests/Support",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "ContractsTests", dependencies: ["Contracts"], swiftSettings: swiftSettings),
+        .testTarget(name: "DatabaseTests", dependencies: ["Database", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "MessagingTests",
+            dependencies: ["Messaging", "Database", "Contracts", "TestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ServiceSupportTests",
+            dependencies: [
+                "ServiceSupport", "TestSupport", hummingbird,
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        serviceTests("Intake"),
+        serviceTests("Verification"),
+        serviceTests("Scoring"),
+        serviceTests("Notification"),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: ["Contracts", "TestSupport", "ServiceSupport", "Database", "Messaging", logging],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

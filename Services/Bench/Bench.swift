@@ -1,0 +1,26 @@
+/// `asnreward-bench` — the project's benchmarks, run in release mode by `deploy/dev bench [db|messaging|e2e|all]`.
+///
+/// `db` and `messaging` need only the infrastructure (`deploy/dev infra`); `e2e` needs the running services
+/// (`deploy/dev up`). Settings come from the environment (`. .run/env`).
+@main
+struct BenchMain {
+    static func main() async throws {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        let rest = Array(arguments.dropFirst())
+        switch arguments.first ?? "all" {
+        case "db":
+            try await runDatabaseBench(arguments: rest)
+        case "messaging":
+            try await runMessagingBench(arguments: rest)
+        case "e2e":
+            try await runEndToEndBench(arguments: rest)
+        case "demo":
+            try await runDemoSeed()
+        case "all":
+            try await runDatabaseBench(arguments: [])
+            try await runMessagingBench(arguments: [])
+        default:
+            print("usage: asnreward-bench db|messaging|e2e [N] [concurrency]|demo|all")
+        }
+    }
+}

@@ -1,0 +1,41 @@
+import Contracts
+import Foundation
+import TestSupport
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// Posts submissions to intake over HTTP, as the ASN upload page does (multipart: `submission` JSON + `evidence`).
+struct IntakeClient: Sendable {
+    let baseURL: URL
+
+    /// Submits one activity with one photo; returns the HTTP status.
+    func submit(
+        token: String,
+        activity: String,
+        place: String = "office",
+        activityAt: Date,
+        quantity: Double = 1,
+        note: String? = nil,
+        photo: [UInt8],
+        idempotencyKey: String
+    ) async throws -> Int {
+        var form = MultipartBody()
+        var fields: [String: Any] = [
+            "activity": activity, "place": place, "activityAt": RFC3339.format(activityAt), "quantity": quantity,
+        ]
+        if let note { fields["note"] = note }
+        form.add(name: "submission", contentType: "application/json", data: Array(try JSONSerialization.data(withJSONObject: fields)))
+        form.add(name: "evidence", filename: "foto.png", contentType: "image/png", data: photo)
+        var request = URLRequest(url: baseURL.appendingPathComponent("v1/submissions"))
+        request.httpMethod = "POST"
+        request.timeoutInterval = 60
+        request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+        request.setValue(form.contentType, forHTTPHeaderField: "Content-Type")
+        request.setValue(idempotencyKey, forHTTPHeaderField: "Idempotency-Key")
+        request.httpBody = form.data
+        let (_, response) = try await URLSession.shared.data(for: request)
+        return (response as? HTTPURLResponse)?.statusCode ?? 0
+    }
+}

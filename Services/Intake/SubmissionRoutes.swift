@@ -1,0 +1,313 @@
+import Contracts
+import Database
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import ServiceSupport
+
+/// The HTTP API of intake under `/v1`: submitting activities with photos, and reading them back.
+///
+/// - `POST /v1/submissions` (role `asn`): multipart form, `Idempotency-Key` required; 202 new, 200 replay.
+/// - `GET /v1/me/submissions` (role `asn`): the caller's own submissions, newest first.
+/// - `GET /v1/submissions/{id}`: the owner, or `verifier` / `scoring-admin` / `auditor`.
+/// - `GET /v1/evidence/{sha256}`: a photo, for the owner and for `verifier` / `scoring-admin` / `auditor`.
+package struct SubmissionRoutes<Store: EvidenceStore>: Sendable {
+    /// Database access.
+    package let submissions: SubmissionStore
+    /// Where photos go.
+    package let evidenceStore: Store
+    /// Request logger.
+    package let logger: Logger
+    /// The clock (tests move it).
+    package let now: @Sendable () -> Date
+
+    /// Creates the routes.
+    package init(
+        submissions: SubmissionStore,
+        evidenceStore: Store,
+        logger: Logger,
+        now: @escaping @Sendable () -> Date = { Date() }
+    ) {
+        self.submissions = submissions
+        self.evidenceStore = evidenceStore
+        self.logger = logger
+        self.now = now
+    }
+
+    /// Staff roles that may read any submission (`auditor` is added for reads by `require(roles:)`).
+    static var staffRoles: Set<String> { [Roles.verifier, Roles.scoringAdmin] }
+
+    /// The route collection to hand to `ServiceApp`.
+    package var collection: RouteCollection<AuthenticatedRequestContext> {
+        let routes = RouteCollection(context: AuthenticatedRequestContext.self)
+        routes.post("/v1/submissions") { request, context in try await create(request, context: context) }
+        routes.get("/v1/me/submissions") { request, context in try await listOwn(request, context: context) }
+        routes.get("/v1/submissions/:id") { _, context in try await show(context: context) }
+        routes.get("/v1/evidence/:sha256") { _, context in try await evidence(context: context) }
+        return routes
+    }
+
+    // MARK: - POST /v1/submissions
+
+    func create(_ request: Request, context: AuthenticatedRequestContext) async throws -> Response {
+        let identity = try context.require(roles: [Roles.asn])
+        let key = try IntakeHeaders.validateIdempotencyKey(request.headers[IntakeHeaders.idempotencyKey])
+        let form = try await MultipartForm.parse(
+            request,
+            maxBytes: SubmissionRules.maxBodyBytes,
+            limits: .init(maxParts: 8)
+        )
+        let input = try form.decodeJSON(SubmissionForm.self, part: "submission", decoder: JSONDecoder())
+        let photos = form.parts(named: "evidence")
+        var uploads: [EvidenceUpload] = []
+        for (index, photo) in photos.enumerated() {
+            guard photo.body.count <= SubmissionRules.maxEvidenceBytes else {
+                var problem = ProblemDetails.contentTooLarge(limit: SubmissionRules.maxEvidenceBytes)
+                problem.detail = "Foto bukti ke-\(index + 1) melebihi 5 MB. Each photo must be at most 5 MB."
+                problem.errors = [
+                    .init(field: "evidence[\(index)]", message: "Ukuran foto maksimal 5 MB.", code: "TOO_LARGE")
+                ]
+                throw problem
+            }
+            guard let mediaType = ImageSniffer.mediaType(of: photo.body) else {
+                var problem = ProblemDetails.unsupportedMediaType(
+                    "Foto bukti ke-\(index + 1) bukan gambar JPEG atau PNG. Only JPEG and PNG photos are accepted."
+                )
+                problem.errors = [
+                    .init(
+                        field: "evidence[\(index)]", message: "Hanya foto JPEG atau PNG.",
+                        code: "UNSUPPORTED_MEDIA_TYPE")
+                ]
+                throw problem
+            }
+            uploads.append(
+                EvidenceUpload(bytes: photo.body, sha256: EvidenceHash.sha256(photo.body), mediaType: mediaType))
+        }
+        let draft = try SubmissionRules.validate(input, photoCount: photos.count, now: now())
+        let requestHash = draft.requestHash(evidenceHashes: uploads.map(\.sha256))
+
+        // A retry is answered without touching the blob store.
+        if let existing = try await submissions.find(nip: identity.nip, idempotencyKey: key) {
+            return try replay(existing, requestHash: requestHash)
+        }
+        for upload in uploads {
+            try await evidenceStore.store(upload.bytes, sha256: upload.sha256)
+        }
+        let outcome = try await submissions.create(
+            draft,
+            evidence: uploads.map(\.reference),
+            submitter: .init(nip: identity.nip, name: identity.name.isEmpty ? nil : identity.name, opd: identity.opd),
+            idempotencyKey: key,
+            requestHash: requestHash,
+            now: now()
+        )
+        switch outcome {
+        case .created(let submission):
+            logger.info(
+                "Pengajuan diterima",
+                metadata: [
+                    "submission.id": .string(submission.id.lowercased), "nip": .string(identity.nip),
+                    "activity": .string(submission.activity), "evidence.count": .stringConvertible(uploads.count),
+                ]
+            )
+            var headers = HTTPFields()
+            headers[.location] = "/v1/submissions/\(submission.id.lowercased)"
+            return try Self.json(SubmissionView(submission), status: .accepted, headers: headers)
+        case .existing(let submission):
+            return try replay(submission, requestHash: requestHash)
+        }
+    }
+
+    /// The stored submission for a repeated key: the same request gets it back, a different one is refused.
+    private func replay(_ submission: StoredSubmission, requestHash: String) throws -> Response {
+        guard submission.requestHash == requestHash else {
+            throw ProblemDetails.unprocessable(
+                "Idempotency-Key ini sudah dipakai untuk pengajuan lain dengan isi berbeda. "
+                    + "This Idempotency-Key was already used for a different request.",
+                code: "IDEMPOTENCY_KEY_REUSED"
+            )
+        }
+        var headers = HTTPFields()
+        headers[.location] = "/v1/submissions/\(submission.id.lowercased)"
+        headers[IntakeHeaders.idempotentReplayed] = "true"
+        return try Self.json(SubmissionView(submission), status: .ok, headers: headers)
+    }
+}
+
+/// Header names of the submission API.
+package enum IntakeHeaders {
+    /// `Idempotency-Key` (request): the client's key for one submission attempt.
+    package static let idempotencyKey = HTTPField.Name("Idempotency-Key")!
+    /// `Idempotent-Replayed: true` (response): the answer is the submission stored for an earlier request.
+    package static let idempotentReplayed = HTTPField.Name("Idempotent-Replayed")!
+
+    /// Checks the `Idempotency-Key` header: 1–200 visible ASCII characters.
+    static func validateIdempotencyKey(_ value: String?) throws -> String {
+        guard let value, !value.isEmpty else {
+            throw ProblemDetails.badRequest(
+                "Header Idempotency-Key wajib diisi (mis. UUID acak per pengajuan). "
+                    + "Idempotency-Key header is required.",
+                code: "IDEMPOTENCY_KEY_MISSING"
+            )
+        }
+        guard value.utf8.count <= 200, value.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
+            throw ProblemDetails.badRequest(
+                "Idempotency-Key harus 1–200 karakter ASCII tanpa spasi. "
+                    + "Idempotency-Key must be 1–200 visible ASCII characters.",
+                code: "IDEMPOTENCY_KEY_INVALID"
+            )
+        }
+        return value
+    }
+}
+
+extension SubmissionRoutes {
+    // MARK: - Reading
+
+    func listOwn(_ request: Request, context: AuthenticatedRequestContext) async throws -> Response {
+        let identity = try context.require(roles: [Roles.asn])
+        let limit = request.uri.queryParameters.get("limit", as: Int.self) ?? 50
+        guard (1...200).contains(limit) else {
+            throw ProblemDetails.badRequest(
+                "Parameter limit harus 1–200. limit must be 1–200.",
+                code: "INVALID_QUERY",
+                errors: [.init(field: "limit", message: "Harus 1–200.")]
+            )
+        }
+        let items = try await submissions.submissions(nip: identity.nip, limit: limit)
+        return try Self.json(SubmissionList(items: items.map(SubmissionSummary.init)), status: .ok)
+    }
+
+    func show(context: AuthenticatedRequestContext) async throws -> Response {
+        _ = try context.requireIdentity()
+        let text = try context.parameters.require("id")
+        guard let id = UUID(uuidString: text), let submission = try await submissions.submission(id: id) else {
+            throw ProblemDetails.notFound(
+                "Pengajuan tidak ditemukan. Submission not found.", code: "SUBMISSION_NOT_FOUND")
+        }
+        try context.requireSelfOrRoles(nip: submission.nip, roles: Self.staffRoles)
+        return try Self.json(SubmissionView(submission), status: .ok)
+    }
+
+    func evidence(context: AuthenticatedRequestContext) async throws -> Response {
+        let identity = try context.requireIdentity()
+        let sha256 = try context.parameters.require("sha256").lowercased()
+        let notFound = ProblemDetails.notFound(
+            "Foto bukti tidak ditemukan. Evidence not found.", code: "EVIDENCE_NOT_FOUND")
+        guard EvidenceHash.isValidKey(sha256), let mediaType = try await submissions.mediaType(sha256: sha256) else {
+            throw notFound
+        }
+        var isOwner = false
+        if identity.has(Roles.asn) { isOwner = try await submissions.owns(nip: identity.nip, sha256: sha256) }
+        if !isOwner {
+            // An ASN without a staff role does not learn whether someone else's photo exists.
+            guard identity.hasAny(of: Self.staffRoles.union([Roles.auditor])) else { throw notFound }
+            try context.require(roles: Self.staffRoles)
+        }
+        guard let bytes = try await evidenceStore.load(sha256: sha256) else { throw notFound }
+        var headers = HTTPFields()
+        headers[.contentType] = mediaType
+        headers[.contentLength] = String(bytes.count)
+        // Content-addressed: the bytes under this URL never change; private because photos are personal data.
+        headers[.cacheControl] = "private, max-age=31536000, immutable"
+        headers[.eTag] = "\"\(sha256)\""
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+
+    // MARK: - Responses
+
+    /// Encodes `value` as JSON (RFC 3339 dates, sorted keys).
+    static func json(_ value: some Encodable, status: HTTPResponse.Status, headers: HTTPFields = [:]) throws -> Response
+    {
+        let data = try ContractsJSON.encode(value)
+        var fields = headers
+        fields[.contentType] = "application/json; charset=utf-8"
+        fields[.cacheControl] = "no-store"
+        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
+
+/// One submission as the API shows it.
+struct SubmissionView: Encodable {
+    var id: String
+    var status: SubmissionStatus
+    var statusLabel: String
+    var program: String
+    var activity: String
+    var place: String
+    var activityAt: Date
+    var quantity: Double
+    var note: String?
+    var deviceLocation: GeoPoint?
+    var points: Int?
+    var reasonCode: String?
+    var reason: String?
+    var submittedAt: Date
+    var updatedAt: Date
+    var evidence: [Evidence]
+
+    struct Evidence: Encodable {
+        var sha256: String
+        var mediaType: String
+        var sizeBytes: Int
+        var url: String?
+    }
+
+    init(_ submission: StoredSubmission) {
+        id = submission.id.lowercased
+        status = submission.status
+        statusLabel = submission.status.indonesianLabel
+        program = submission.program
+        activity = submission.activity
+        place = submission.place
+        activityAt = submission.activityAt
+        quantity = submission.quantity
+        note = submission.note
+        deviceLocation = submission.deviceLocation
+        points = submission.points
+        reasonCode = submission.reasonCode
+        reason = submission.reason
+        submittedAt = submission.submittedAt
+        updatedAt = submission.updatedAt
+        evidence = submission.evidence.map {
+            Evidence(sha256: $0.sha256, mediaType: $0.mediaType, sizeBytes: $0.sizeBytes, url: $0.url)
+        }
+    }
+}
+
+/// A line of the ASN's own list.
+struct SubmissionSummary: Encodable {
+    var id: String
+    var activity: String
+    var place: String
+    var activityAt: Date
+    var quantity: Double
+    var status: SubmissionStatus
+    var statusLabel: String
+    var points: Int?
+    var reasonCode: String?
+    var reason: String?
+    var submittedAt: Date
+    var updatedAt: Date
+
+    init(_ submission: StoredSubmission) {
+        id = submission.id.lowercased
+        activity = submission.activity
+        place = submission.place
+        activityAt = submission.activityAt
+        quantity = submission.quantity
+        status = submission.status
+        statusLabel = submission.status.indonesianLabel
+        points = submission.points
+        reasonCode = submission.reasonCode
+        reason = submission.reason
+        submittedAt = submission.submittedAt
+        updatedAt = submission.updatedAt
+    }
+}
+
+/// `GET /v1/me/submissions`.
+struct SubmissionList: Encodable {
+    var items: [SubmissionSummary]
+}

@@ -1,0 +1,46 @@
+import Contracts
+import Database
+import Foundation
+import Logging
+import Messaging
+import ServiceSupport
+
+/// The notification service assembled from its parts; tests build it the same way `main` does.
+struct NotificationService {
+    /// Pool, outbox relay and the `notification.events` inbox consumer.
+    let backbone: EventBackbone
+    /// HTTP routes, health, metrics and the service group.
+    let app: ServiceApp
+
+    init(configuration: ServiceConfiguration, logger: Logger) throws {
+        let inbox = InAppInbox(logger: logger)
+        backbone = try EventBackbone(
+            configuration: configuration,
+            service: .notification,
+            migrations: try EventBackbone.migrations(in: Bundle.module.url(forResource: "Migrations", withExtension: nil)),
+            queues: [
+                InboxQueue(
+                    spec: QueueSpec(name: "notification.events", bindings: InAppInbox.routingKeys),
+                    handler: { events, connection in try await inbox.handle(events, in: connection) }
+                )
+            ],
+            logger: logger
+        )
+        app = ServiceApp(
+            configuration: configuration,
+            logger: logger,
+            routes: NotificationRoutes(pool: backbone.pool).collection(),
+            services: backbone.services,
+            readinessChecks: backbone.readinessChecks,
+            openAPIDocument: Self.openAPIDocument()
+        )
+    }
+
+    /// The OpenAPI document shipped as a resource.
+    static func openAPIDocument() -> String {
+        guard let url = Bundle.module.url(forResource: "openapi", withExtension: "yaml"),
+            let text = try? String(contentsOf: url, encoding: .utf8)
+        else { return "openapi: 3.1.0\n" }
+        return text
+    }
+}

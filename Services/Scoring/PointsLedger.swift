@@ -1,0 +1,205 @@
+import Contracts
+import Database
+import Foundation
+
+/// One row of the points ledger.
+struct LedgerEntry: Sendable, Equatable {
+    /// `award` (an approved submission), `reversal` (cancels an earlier entry), `penalty` (fraud, later issues).
+    enum Kind: String, Sendable, Codable {
+        case award
+        case reversal
+        case penalty
+    }
+
+    var id: UUID
+    var nip: String
+    var opd: String
+    var submissionId: UUID
+    var program: String
+    /// `nil` when the program was unknown to scoring.
+    var programVersion: Int?
+    var activity: String
+    var kind: Kind
+    var points: Int
+    var breakdown: [PointsComponent]
+    var ruleVersion: String
+    /// The quarter of `activityAt` in Jakarta time, e.g. `2026-Q1`.
+    var period: String
+    var activityAt: Date
+    var recordedAt: Date
+    /// The entry a reversal cancels.
+    var reverses: UUID?
+}
+
+/// The append-only points ledger (`ledger_entries`).
+///
+/// Rows are only ever inserted: a trigger refuses `UPDATE` and `DELETE`, a correction is a new `reversal` row.
+/// A partial unique index keeps one award per submission and one reversal per award, so a duplicate approval is
+/// absorbed (`ON CONFLICT DO NOTHING`) rather than failing the inbox transaction. Writers take a per-ASN
+/// transaction lock first (``lock(nips:in:)``), so the history the rules see and the running totals published
+/// are consistent even with competing consumers.
+enum PointsLedger {
+    /// The first key of the per-ASN advisory locks ("ASNL").
+    static let lockClass: Int32 = 0x4153_4E4C
+
+    /// Takes the transaction-scoped lock of each ASN in `nips`, in one order for every writer (no deadlocks).
+    static func lock(nips: some Collection<String>, in connection: DatabaseConnection) async throws {
+        guard !nips.isEmpty else { return }
+        try await connection.query(
+            """
+            SELECT pg_advisory_xact_lock(\(lockClass), hashtext(nip))
+            FROM (SELECT DISTINCT nip FROM unnest(\(Array(Set(nips)).sorted())::text[]) AS t(nip) ORDER BY nip) AS s
+            """
+        )
+    }
+
+    /// Appends award entries in one statement; returns the ids actually inserted with their `recorded_at` (an
+    /// award for a submission that already has one is skipped).
+    static func appendAwards(_ entries: [LedgerEntry], causes: [String], in connection: DatabaseConnection)
+        async throws -> [UUID: Date]
+    {
+        guard !entries.isEmpty else { return [:] }
+        let breakdowns = try entries.map { try encodeBreakdown($0.breakdown) }
+        let rows = try await connection.query(
+            """
+            INSERT INTO ledger_entries (id, nip, opd, submission_id, program, program_version, activity, kind, points,
+                                        breakdown, rule_version, period, activity_at, cause_event_id)
+            SELECT id, nip, opd, submission_id, program, NULLIF(program_version, 0), activity, 'award', points,
+                   breakdown::jsonb, rule_version, period, activity_at, cause
+            FROM unnest(\(entries.map(\.id))::uuid[], \(entries.map(\.nip))::text[], \(entries.map(\.opd))::text[],
+                        \(entries.map(\.submissionId))::uuid[], \(entries.map(\.program))::text[],
+                        \(entries.map { $0.programVersion ?? 0 })::int8[], \(entries.map(\.activity))::text[],
+                        \(entries.map(\.points))::int8[], \(breakdowns)::text[], \(entries.map(\.ruleVersion))::text[],
+                        \(entries.map(\.period))::text[], \(entries.map(\.activityAt))::timestamptz[],
+                        \(causes)::text[])
+                 WITH ORDINALITY AS r(id, nip, opd, submission_id, program, program_version, activity, points,
+                                      breakdown, rule_version, period, activity_at, cause, position)
+            ORDER BY position
+            ON CONFLICT (submission_id) WHERE kind = 'award' DO NOTHING
+            RETURNING id, recorded_at
+            """
+        )
+        var inserted: [UUID: Date] = [:]
+        for row in rows { inserted[try row.decode("id")] = try row.decode("recorded_at", as: Date.self) }
+        return inserted
+    }
+
+    /// Appends a reversal of `award`; `nil` when the award was already reversed.
+    static func appendReversal(
+        of award: LedgerEntry, reason: String, cause: String, in connection: DatabaseConnection
+    ) async throws -> LedgerEntry? {
+        var reversal = award
+        reversal.id = UUID()
+        reversal.kind = .reversal
+        reversal.points = -award.points
+        reversal.breakdown = [PointsComponent(kind: "reversal", points: -award.points, detail: reason)]
+        reversal.reverses = award.id
+        let rows = try await connection.query(
+            """
+            INSERT INTO ledger_entries (id, nip, opd, submission_id, program, program_version, activity, kind, points,
+                                        breakdown, rule_version, period, activity_at, cause_event_id, reverses)
+            VALUES (\(reversal.id), \(reversal.nip), \(reversal.opd), \(reversal.submissionId), \(reversal.program),
+                    \(reversal.programVersion), \(reversal.activity), 'reversal', \(reversal.points),
+                    \(PostgresJSON(reversal.breakdown)), \(reversal.ruleVersion), \(reversal.period),
+                    \(reversal.activityAt), \(cause), \(award.id))
+            ON CONFLICT (reverses) WHERE kind = 'reversal' DO NOTHING
+            RETURNING recorded_at
+            """
+        )
+        guard let row = rows.first else { return nil }
+        reversal.recordedAt = try row.decode("recorded_at")
+        return reversal
+    }
+
+    /// The award of `submissionId`, if any.
+    static func award(of submissionId: UUID, in connection: DatabaseConnection) async throws -> LedgerEntry? {
+        try await connection.query(
+            "SELECT \(unsafeSQL: columns) FROM ledger_entries WHERE submission_id = \(submissionId) AND kind = 'award'"
+        ).first.map(entry)
+    }
+
+    /// Each entry's ASN total in its period up to and including the entry (ledger order).
+    static func runningTotals(of ids: [UUID], in connection: DatabaseConnection) async throws -> [UUID: Int] {
+        guard !ids.isEmpty else { return [:] }
+        let rows = try await connection.query(
+            """
+            SELECT e.id, (SELECT COALESCE(sum(x.points), 0) FROM ledger_entries x
+                          WHERE x.nip = e.nip AND x.period = e.period AND x.seq <= e.seq)::int8 AS total
+            FROM ledger_entries e WHERE e.id = ANY(\(ids)::uuid[])
+            """
+        )
+        var totals: [UUID: Int] = [:]
+        for row in rows { totals[try row.decode("id")] = try row.decode("total", as: Int.self) }
+        return totals
+    }
+
+    /// The awards (not reversed) of `nips` with an activity time in `range`, for the rules' context.
+    static func priorAwards(
+        of nips: some Collection<String>, activityIn range: Range<Date>, in connection: DatabaseConnection
+    ) async throws -> [String: [PriorAward]] {
+        guard !nips.isEmpty else { return [:] }
+        let rows = try await connection.query(
+            """
+            SELECT e.nip, e.activity, e.activity_at, e.points FROM ledger_entries e
+            WHERE e.kind = 'award' AND e.nip = ANY(\(Array(Set(nips)))::text[])
+              AND e.activity_at >= \(range.lowerBound) AND e.activity_at < \(range.upperBound)
+              AND NOT EXISTS (SELECT 1 FROM ledger_entries r WHERE r.kind = 'reversal' AND r.reverses = e.id)
+            ORDER BY e.seq
+            """
+        )
+        var awards: [String: [PriorAward]] = [:]
+        for row in rows {
+            awards[try row.decode("nip"), default: []].append(
+                PriorAward(
+                    activity: try row.decode("activity"), activityAt: try row.decode("activity_at"),
+                    points: try row.decode("points")))
+        }
+        return awards
+    }
+
+    /// The entries of `nip` in `periods` (quarters), in ledger order, and their sum.
+    static func entries(of nip: String, in periods: [String], connection: DatabaseConnection) async throws
+        -> [LedgerEntry]
+    {
+        try await connection.query(
+            """
+            SELECT \(unsafeSQL: columns) FROM ledger_entries
+            WHERE nip = \(nip) AND period = ANY(\(periods)::text[]) ORDER BY seq
+            """
+        ).map(entry)
+    }
+
+    // MARK: Helpers
+
+    private static let columns = """
+        id, nip, opd, submission_id, program, program_version, activity, kind, points, breakdown, rule_version,
+        period, activity_at, recorded_at, reverses
+        """
+
+    private static func entry(_ row: PostgresRow) throws -> LedgerEntry {
+        let kind: String = try row.decode("kind")
+        return LedgerEntry(
+            id: try row.decode("id"),
+            nip: try row.decode("nip"),
+            opd: try row.decode("opd"),
+            submissionId: try row.decode("submission_id"),
+            program: try row.decode("program"),
+            programVersion: try row.decode("program_version", as: Int?.self),
+            activity: try row.decode("activity"),
+            kind: LedgerEntry.Kind(rawValue: kind) ?? .award,
+            points: try row.decode("points"),
+            breakdown: try row.decode("breakdown", as: PostgresJSON<[PointsComponent]>.self).value,
+            ruleVersion: try row.decode("rule_version"),
+            period: try row.decode("period"),
+            activityAt: try row.decode("activity_at"),
+            recordedAt: try row.decode("recorded_at"),
+            reverses: try row.decode("reverses", as: UUID?.self)
+        )
+    }
+
+    private static func encodeBreakdown(_ breakdown: [PointsComponent]) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: try encoder.encode(breakdown), as: UTF8.self)
+    }
+}

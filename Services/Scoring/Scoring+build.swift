@@ -1,0 +1,87 @@
+import Contracts
+import Database
+import Foundation
+import Logging
+import Messaging
+import ServiceSupport
+
+/// Everything the scoring service runs, assembled by ``buildScoring(configuration:logger:programsDirectory:now:)``.
+struct ScoringService {
+    /// Database pool, outbox relay and the `scoring.decisions` inbox consumer.
+    var backbone: EventBackbone
+    /// The HTTP application description (routes, health, metrics, OpenAPI document).
+    var app: ServiceApp
+    /// The validated program files to apply at start.
+    var programs: [ProgramDocument]
+    var logger: Logger
+
+    /// Migrates the database and stores the program files' versions (publishing each new version once).
+    func prepare() async throws {
+        try await backbone.migrate()
+        for program in programs {
+            try await ProgramCatalog.apply(program, pool: backbone.pool, logger: logger)
+        }
+    }
+
+    /// ``prepare()``, then runs until SIGTERM/SIGINT.
+    func run() async throws {
+        try await prepare()
+        try await app.run()
+    }
+}
+
+/// Builds the scoring service from its dependencies; nothing connects until it runs.
+///
+/// - Parameters:
+///   - configuration: The service configuration (`ServiceConfiguration.fromEnvironment(serviceName: "scoring")`).
+///   - logger: The application logger.
+///   - programsDirectory: Directory of program files (`PROGRAMS_DIRECTORY`, default `deploy/programs`), loaded and
+///     validated now so that an invalid file stops the start with a clear message.
+///   - now: The clock deciding the default period of `GET /v1/asn/{nip}/points`.
+/// - Throws: ``ProgramFileError``/``ProgramCatalogError`` for invalid program files; configuration errors.
+func buildScoring(
+    configuration: ServiceConfiguration,
+    logger: Logger,
+    programsDirectory: URL,
+    now: @escaping @Sendable () -> Date = { Date() }
+) throws -> ScoringService {
+    let programs = try ProgramCatalog.load(directory: programsDirectory)
+    if programs.isEmpty {
+        logger.warning("no program files found", metadata: ["directory": "\(programsDirectory.path)"])
+    }
+    let decisions = DecisionHandler(logger: logger)
+    let backbone = try EventBackbone(
+        configuration: configuration,
+        service: .scoring,
+        migrations: try scoringMigrations(),
+        queues: [
+            InboxQueue(spec: DecisionHandler.queue) { events, connection in
+                try await decisions.handle(events, in: connection)
+            }
+        ],
+        logger: logger
+    )
+    let routes = ScoringRoutes(pool: backbone.pool, now: now)
+    let app = ServiceApp(
+        configuration: configuration,
+        logger: logger,
+        routes: routes.collection(),
+        services: backbone.services,
+        readinessChecks: backbone.readinessChecks,
+        openAPIDocument: try openAPIDocument()
+    )
+    return ScoringService(backbone: backbone, app: app, programs: programs, logger: logger)
+}
+
+/// The service's own migrations (`Migrations/*.sql`), without the shared outbox/inbox schema.
+func scoringMigrations() throws -> [Migration] {
+    try EventBackbone.migrations(in: Bundle.module.url(forResource: "Migrations", withExtension: nil))
+}
+
+/// The OpenAPI 3.1 document served at `/openapi.yaml`.
+func openAPIDocument() throws -> String {
+    guard let url = Bundle.module.url(forResource: "openapi", withExtension: "yaml") else {
+        throw ProgramCatalogError.unreadableDirectory("openapi.yaml resource")
+    }
+    return try String(contentsOf: url, encoding: .utf8)
+}

@@ -1,0 +1,46 @@
+import Contracts
+import Database
+import Foundation
+import Logging
+import Messaging
+import ServiceSupport
+
+/// The verification service assembled from its parts; tests build it the same way `main` does.
+struct VerificationService {
+    /// Pool, outbox relay and the `verification.submissions` inbox consumer.
+    let backbone: EventBackbone
+    /// HTTP routes, health, metrics and the service group.
+    let app: ServiceApp
+
+    init(configuration: ServiceConfiguration, logger: Logger) throws {
+        let checker = EvidenceChecker(source: ServiceName.verification.eventSource, logger: logger)
+        backbone = try EventBackbone(
+            configuration: configuration,
+            service: .verification,
+            migrations: try EventBackbone.migrations(in: Bundle.module.url(forResource: "Migrations", withExtension: nil)),
+            queues: [
+                InboxQueue(
+                    spec: QueueSpec(name: "verification.submissions", bindings: [SubmissionReceived.eventName]),
+                    handler: { events, connection in try await checker.handle(events, in: connection) }
+                )
+            ],
+            logger: logger
+        )
+        app = ServiceApp(
+            configuration: configuration,
+            logger: logger,
+            routes: DecisionRoutes(pool: backbone.pool).collection(),
+            services: backbone.services,
+            readinessChecks: backbone.readinessChecks,
+            openAPIDocument: Self.openAPIDocument()
+        )
+    }
+
+    /// The OpenAPI document shipped as a resource.
+    static func openAPIDocument() -> String {
+        guard let url = Bundle.module.url(forResource: "openapi", withExtension: "yaml"),
+            let text = try? String(contentsOf: url, encoding: .utf8)
+        else { return "openapi: 3.1.0\n" }
+        return text
+    }
+}

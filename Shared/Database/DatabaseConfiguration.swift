@@ -1,0 +1,50 @@
+/// How to reach PostgreSQL and how the pool behaves.
+///
+/// `url` is a libpq connection URI (`postgres://user:pass@host:port/db?sslmode=disable`) and is passed to libpq
+/// untouched; it is never logged nor put into an error.
+package struct DatabaseConfiguration: Sendable {
+    /// The libpq connection URI, including credentials.
+    package var url: String
+    /// The largest number of connections a ``DatabasePool`` opens.
+    package var poolSize: Int
+    /// Applied with `SET statement_timeout` on every new connection; a statement running longer fails with
+    /// ``DatabaseError/Code/timeout``.
+    package var statementTimeout: Duration
+    /// Reported to the server as `application_name` (visible in `pg_stat_activity`).
+    package var applicationName: String
+    /// How long libpq waits for the server when connecting; a `connect_timeout` in `url` takes precedence.
+    package var connectTimeout: Duration
+
+    /// Creates a configuration; only `url` is required.
+    package init(
+        url: String,
+        poolSize: Int = 4,
+        statementTimeout: Duration = .seconds(30),
+        applicationName: String = "asnreward",
+        connectTimeout: Duration = .seconds(10)
+    ) {
+        self.url = url
+        self.poolSize = max(1, poolSize)
+        self.statementTimeout = statementTimeout
+        self.applicationName = applicationName
+        self.connectTimeout = connectTimeout
+    }
+}
+
+extension DatabaseConfiguration: CustomStringConvertible {
+    /// Describes the configuration without the URL, which carries the password.
+    package var description: String {
+        "DatabaseConfiguration(poolSize: \(poolSize), statementTimeout: \(statementTimeout), "
+            + "applicationName: \(applicationName))"
+    }
+}
+
+extension Duration {
+    /// The duration in whole milliseconds, rounded up so that a small non-zero timeout never becomes 0 (= off).
+    var wholeMilliseconds: Int64 {
+        let (seconds, attoseconds) = components
+        let millis = seconds * 1000 + attoseconds / 1_000_000_000_000_000
+        let rest = attoseconds % 1_000_000_000_000_000
+        return rest > 0 ? millis + 1 : millis
+    }
+}

@@ -1,0 +1,379 @@
+import CLibPQ
+import Dispatch
+import Foundation
+import Logging
+
+/// One libpq connection (`PGconn`) with its own serial dispatch queue.
+///
+/// Every libpq call on the connection runs on that queue, never on Swift's cooperative thread pool, so blocking
+/// network I/O does not starve other tasks, and the `PGconn` is never used by two threads at once. Calls from
+/// Swift suspend until the queue has done the work. Cancelling the calling task cancels the running statement
+/// with `PQcancel`, and the call throws ``DatabaseError/Code/cancelled``.
+///
+/// Use a connection from one task at a time (the pool guarantees this); concurrent calls are queued, not mixed.
+///
+/// `@unchecked Sendable`: the mutable `handle` is only touched on `queue` (or in `deinit`, when nobody else holds
+/// the object); the cached state the pool reads is behind a lock.
+package final class DatabaseConnection: @unchecked Sendable {
+    /// The queue all libpq calls of this connection run on.
+    private let queue: DispatchQueue
+    /// The `PGconn`; only touched on `queue`.
+    private var handle: OpaquePointer?
+    /// The `PGcancel` for this connection; only touched on `queue`, and by a running ``CancelToken``.
+    private var cancelHandle: OpaquePointer?
+    /// State the pool reads between operations, updated on `queue` after each one.
+    private let health = LockedState(Health())
+    let logger: Logger
+
+    /// What the pool needs to know to reuse or discard a connection.
+    struct Health {
+        var broken = false
+        var inTransaction = false
+        var closed = false
+        var lastUsed = ContinuousClock.now
+    }
+
+    private init(logger: Logger) {
+        self.queue = DispatchQueue(label: "asnreward.database.connection")
+        self.logger = logger
+    }
+
+    deinit {
+        if let cancelHandle { PQfreeCancel(cancelHandle) }
+        if let handle { PQfinish(handle) }
+    }
+
+    /// Opens a connection, sets `statement_timeout` and `application_name`.
+    ///
+    /// Throws ``DatabaseError/Code/connectionFailed`` with libpq's message, with the URL and password removed.
+    package static func connect(configuration: DatabaseConfiguration, logger: Logger) async throws
+        -> DatabaseConnection
+    {
+        let connection = DatabaseConnection(logger: logger)
+        try await connection.onQueue { try connection.open(configuration) }
+        logger.debug("database connection opened", metadata: ["application": "\(configuration.applicationName)"])
+        return connection
+    }
+
+    /// Runs on `queue`: connects and configures the session.
+    private func open(_ configuration: DatabaseConfiguration) throws {
+        let timeoutSeconds = max(1, (configuration.connectTimeout.wholeMilliseconds + 999) / 1000)
+        // connect_timeout comes before dbname so that a value in the URL overrides it; application_name comes
+        // after, so ours wins.
+        let keywords = ["connect_timeout", "dbname", "application_name"]
+        let values = ["\(timeoutSeconds)", configuration.url, configuration.applicationName]
+        let connection = withCStrings(keywords) { keywordPointers in
+            withCStrings(values) { valuePointers in
+                PQconnectdbParams(keywordPointers, valuePointers, 1)
+            }
+        }
+        guard let connection else {
+            throw DatabaseError(.connectionFailed, message: "libpq could not allocate a connection")
+        }
+        guard PQstatus(connection) == CONNECTION_OK else {
+            let message = redact(connectionErrorMessage(connection), url: configuration.url)
+            PQfinish(connection)
+            throw DatabaseError(.connectionFailed, message: message)
+        }
+        handle = connection
+        // Route server notices (e.g. "there is no transaction in progress") to the logger instead of stderr. The
+        // receiver's argument is this object, which outlives the PGconn (deinit finishes it first).
+        PQsetNoticeReceiver(
+            connection,
+            { argument, result in
+                guard let argument, let result else { return }
+                let connection = Unmanaged<DatabaseConnection>.fromOpaque(argument).takeUnretainedValue()
+                let message = PQresultErrorField(result, Int32(UInt8(ascii: "M"))).map { String(cString: $0) } ?? ""
+                connection.logger.debug("database notice", metadata: ["notice": "\(message)"])
+            },
+            Unmanaged.passUnretained(self).toOpaque())
+        let timeout = configuration.statementTimeout.wholeMilliseconds
+        let setup = PQexec(connection, "SET statement_timeout = \(timeout)")
+        defer { PQclear(setup) }
+        guard let setup, PQresultStatus(setup) == PGRES_COMMAND_OK else {
+            let error = makeError(setup, connection: connection, token: nil)
+            PQfinish(connection)
+            handle = nil
+            throw DatabaseError(.connectionFailed, sqlState: error.sqlState, message: error.message)
+        }
+        cancelHandle = PQgetCancel(connection)
+    }
+
+    // MARK: - Queries
+
+    /// Runs one parameterised statement (`PQexecParams`, binary format) and returns its rows.
+    @discardableResult
+    package func query(_ query: SQLQuery) async throws -> QueryResult {
+        let binds = try EncodedBinds(query.binds)
+        let sql = query.sql
+        return try await perform(cancellable: true) { connection, token in
+            let result = binds.withCArrays { values, lengths, formats, types in
+                PQexecParams(connection, sql, Int32(binds.count), types, values, lengths, formats, 1)
+            }
+            return try self.consume(result, connection: connection, token: token)
+        }
+    }
+
+    /// Runs SQL text with the simple query protocol (`PQexec`): no parameters, several statements allowed
+    /// (migrations). Never build the text from user input.
+    package func execute(unsafeSQL sql: String) async throws {
+        _ = try await perform(cancellable: true) { connection, token in
+            try self.consume(PQexec(connection, sql), connection: connection, token: token)
+        }
+    }
+
+    /// Runs a fixed statement regardless of task cancellation (COMMIT, ROLLBACK after an error).
+    func executeUncancellable(_ sql: String) async throws -> QueryResult {
+        try await perform(cancellable: false) { connection, token in
+            try self.consume(PQexec(connection, sql), connection: connection, token: token)
+        }
+    }
+
+    /// Checks a result, copies it out and clears it.
+    func consume(_ result: OpaquePointer?, connection: OpaquePointer, token: CancelToken) throws -> QueryResult {
+        defer { PQclear(result) }
+        guard let result else { throw makeError(nil, connection: connection, token: token) }
+        switch PQresultStatus(result) {
+        case PGRES_TUPLES_OK, PGRES_COMMAND_OK, PGRES_EMPTY_QUERY:
+            return QueryResult(copying: result)
+        case PGRES_COPY_IN, PGRES_COPY_OUT, PGRES_COPY_BOTH:
+            // A COPY started through query(); end it so the connection stays usable.
+            _ = PQputCopyEnd(connection, "COPY is only supported through copyIn")
+            while let next = PQgetResult(connection) { PQclear(next) }
+            throw DatabaseError(.queryFailed, message: "COPY is only supported through copyIn")
+        default:
+            throw makeError(result, connection: connection, token: token)
+        }
+    }
+
+    /// Builds the error for a failed result (or a missing one), without SQL or values.
+    func makeError(_ result: OpaquePointer?, connection: OpaquePointer, token: CancelToken?) -> DatabaseError {
+        let broken = PQstatus(connection) == CONNECTION_BAD
+        guard let result else {
+            return DatabaseError(broken ? .connectionLost : .queryFailed, message: connectionErrorMessage(connection))
+        }
+        let sqlState = PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) }
+        let message =
+            PQresultErrorField(result, Int32(UInt8(ascii: "M"))).map { String(cString: $0) }
+            ?? firstLine(String(cString: PQresultErrorMessage(result)))
+        var code = DatabaseError.code(forSQLState: sqlState, cancelledByUs: token?.wasCancelled ?? false)
+        if broken { code = .connectionLost }
+        return DatabaseError(code, sqlState: sqlState, message: message)
+    }
+
+    // MARK: - Lifecycle
+
+    /// Closes the connection; later calls fail with ``DatabaseError/Code/connectionLost``.
+    package func close() async {
+        try? await onQueue {
+            if let cancelHandle = self.cancelHandle { PQfreeCancel(cancelHandle) }
+            if let handle = self.handle { PQfinish(handle) }
+            self.cancelHandle = nil
+            self.handle = nil
+            self.health.withLock { $0.closed = true }
+        }
+    }
+
+    /// Whether the connection broke or was closed; a pool discards such a connection.
+    var isBroken: Bool { health.withLock { $0.broken || $0.closed } }
+    /// Whether the last statement left a transaction open (or failed).
+    var isInTransaction: Bool { health.withLock { $0.inTransaction } }
+    /// When the connection last finished an operation.
+    var lastUsed: ContinuousClock.Instant { health.withLock { $0.lastUsed } }
+
+    /// Reads whatever the server sent while the connection was idle (e.g. a termination notice) without
+    /// blocking, and reports whether the connection is still good.
+    func checkAlive() async -> Bool {
+        let alive = try? await onQueue { () -> Bool in
+            guard let handle = self.handle else { return false }
+            // The first read may return the server's termination notice; the next one sees end-of-file.
+            for _ in 0..<2 where PQconsumeInput(handle) == 1 {}
+            _ = PQisBusy(handle)  // parses what arrived
+            let alive = PQstatus(handle) == CONNECTION_OK
+            if !alive { self.health.withLock { $0.broken = true } }
+            return alive
+        }
+        return alive ?? false
+    }
+
+    // MARK: - Running on the queue
+
+    /// Runs `work` on the queue; without `cancellable`, task cancellation is ignored.
+    func perform<T: Sendable>(
+        cancellable: Bool,
+        _ work: @escaping @Sendable (OpaquePointer, CancelToken) throws -> T
+    ) async throws -> T {
+        let token = CancelToken()
+        let operation: @Sendable () async throws -> T = {
+            try await self.onQueue {
+                guard let handle = self.handle else {
+                    throw DatabaseError(.connectionLost, message: "the connection is closed")
+                }
+                if cancellable {
+                    guard token.start(cancelHandle: self.cancelHandle) else {
+                        throw DatabaseError(.cancelled, message: "the task was cancelled")
+                    }
+                }
+                defer {
+                    token.finish()
+                    let broken = PQstatus(handle) != CONNECTION_OK
+                    let inTransaction = PQtransactionStatus(handle) != PQTRANS_IDLE
+                    self.health.withLock {
+                        $0.broken = broken
+                        $0.inTransaction = inTransaction
+                        $0.lastUsed = .now
+                    }
+                }
+                return try work(handle, token)
+            }
+        }
+        guard cancellable else { return try await operation() }
+        if Task.isCancelled { throw DatabaseError(.cancelled, message: "the task was cancelled") }
+        return try await withTaskCancellationHandler(operation: operation, onCancel: { token.cancel() })
+    }
+
+    /// Runs `body` on the connection's queue and resumes the caller with its result.
+    private func onQueue<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            queue.async { continuation.resume(with: Result { try body() }) }
+        }
+    }
+
+    /// Waits up to `timeout` for `NOTIFY` payloads on a connection that ran `LISTEN`.
+    func waitForNotifications(timeout: Duration) async throws -> [String] {
+        try await perform(cancellable: false) { connection, _ in
+            var payloads = Self.drainNotifications(connection)
+            if !payloads.isEmpty { return payloads }
+            let socket = PQsocket(connection)
+            guard socket >= 0 else { throw DatabaseError(.connectionLost, message: "the connection has no socket") }
+            var descriptor = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&descriptor, 1, Int32(timeout.wholeMilliseconds))
+            if ready > 0 {
+                guard PQconsumeInput(connection) == 1 else {
+                    throw DatabaseError(.connectionLost, message: connectionErrorMessage(connection))
+                }
+                payloads = Self.drainNotifications(connection)
+            }
+            guard PQstatus(connection) == CONNECTION_OK else {
+                throw DatabaseError(.connectionLost, message: connectionErrorMessage(connection))
+            }
+            return payloads
+        }
+    }
+
+    private static func drainNotifications(_ connection: OpaquePointer) -> [String] {
+        var payloads: [String] = []
+        while let notification = PQnotifies(connection) {
+            payloads.append(String(cString: notification.pointee.extra))
+            PQfreemem(notification)
+        }
+        return payloads
+    }
+}
+
+/// Coordinates cancelling one operation: `cancel()` from the task's cancellation handler, `start`/`finish` from
+/// the connection's queue. `PQcancel` is only sent while the operation runs, and the `PGcancel` is only used
+/// between `start` and `finish`, under the lock (so it cannot be freed meanwhile).
+final class CancelToken: Sendable {
+    private enum Phase { case pending, running, finished }
+    private struct State {
+        var phase = Phase.pending
+        var cancelled = false
+        var cancelHandle: OpaquePointer?
+    }
+    private let state = LockedState(State())
+
+    /// Marks the operation running; false if it was cancelled before it started.
+    func start(cancelHandle: OpaquePointer?) -> Bool {
+        state.withLock { state in
+            guard !state.cancelled else { return false }
+            state.phase = .running
+            state.cancelHandle = cancelHandle
+            return true
+        }
+    }
+
+    func finish() {
+        state.withLock { state in
+            state.phase = .finished
+            state.cancelHandle = nil
+        }
+    }
+
+    /// Whether `cancel()` was called; a "query canceled" error is then ours, not a statement timeout.
+    var wasCancelled: Bool { state.withLock { $0.cancelled } }
+
+    func cancel() {
+        state.withLock { state in
+            guard state.phase != .finished else { return }
+            state.cancelled = true
+            if state.phase == .running, let handle = state.cancelHandle {
+                var buffer = [CChar](repeating: 0, count: 256)
+                _ = PQcancel(handle, &buffer, Int32(buffer.count))
+            }
+        }
+    }
+}
+
+// MARK: - Helpers
+
+/// libpq's connection error, first line only (the rest is hints about the server).
+func connectionErrorMessage(_ connection: OpaquePointer) -> String {
+    guard let text = PQerrorMessage(connection) else { return "unknown libpq error" }
+    let message = firstLine(String(cString: text))
+    return message.isEmpty ? "unknown libpq error" : message
+}
+
+func firstLine(_ text: String) -> String {
+    String(text.split(separator: "\n", maxSplits: 1).first ?? "").trimmingCharacters(in: .whitespaces)
+}
+
+/// Removes the URL, its user-info part and the password from a libpq message.
+func redact(_ message: String, url: String) -> String {
+    var secrets = [url]
+    if let scheme = url.range(of: "://"), let at = url[scheme.upperBound...].firstIndex(of: "@") {
+        let userInfo = url[scheme.upperBound..<at]
+        secrets.append(String(userInfo))
+        if let colon = userInfo.firstIndex(of: ":") {
+            let password = String(userInfo[userInfo.index(after: colon)...])
+            secrets.append(password)
+            secrets.append(password.removingPercentEncoding ?? password)
+        }
+    }
+    var errorMessage: UnsafeMutablePointer<CChar>?
+    if let options = PQconninfoParse(url, &errorMessage) {
+        var option = options
+        while let keyword = option.pointee.keyword {
+            if String(cString: keyword) == "password", let value = option.pointee.val {
+                secrets.append(String(cString: value))
+            }
+            option += 1
+        }
+        PQconninfoFree(options)
+    }
+    if let errorMessage { PQfreemem(errorMessage) }
+    var result = message
+    for secret in secrets where secret.count >= 3 {
+        result = result.replacingOccurrences(of: secret, with: "[redacted]")
+    }
+    return result
+}
+
+/// Calls `body` with a NULL-terminated array of C strings.
+func withCStrings<T>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> T) -> T {
+    let copies = strings.map { strdup($0) }
+    defer { copies.forEach { free($0) } }
+    let pointers = copies.map { UnsafePointer($0) } + [nil]
+    return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
+}
+
+/// Quotes an identifier (`"my ""table"""`); a dotted name is quoted per part (`schema.table`).
+func quoteQualifiedIdentifier(_ name: String) -> String {
+    name.split(separator: ".", omittingEmptySubsequences: false).map { quoteIdentifier(String($0)) }
+        .joined(separator: ".")
+}
+
+/// Quotes one identifier.
+func quoteIdentifier(_ name: String) -> String {
+    "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+}

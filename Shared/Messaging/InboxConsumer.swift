@@ -1,0 +1,279 @@
+import Contracts
+import Database
+import Foundation
+import Logging
+import Metrics
+import ServiceLifecycle
+
+/// One event handed to an ``InboxConsumer`` handler: the decoded CloudEvent and how it was delivered.
+package struct InboundEvent: Sendable {
+    /// The event (its `id` is the message id recorded in the inbox).
+    package var event: CloudEvent
+    /// The routing key it was published with (the event name).
+    package var routingKey: String
+    /// Whether the broker delivered it before.
+    package var redelivered: Bool
+    /// How many times the quorum queue returned it after failed deliveries (`x-delivery-count`).
+    package var deliveryCount: Int
+
+    /// Creates an inbound event (tests use this to drive handlers directly).
+    package init(event: CloudEvent, routingKey: String, redelivered: Bool, deliveryCount: Int) {
+        self.event = event
+        self.routingKey = routingKey
+        self.redelivered = redelivered
+        self.deliveryCount = deliveryCount
+    }
+}
+
+/// Consumes a queue through the inbox: every event's effects commit exactly once, together with its inbox row.
+///
+/// Built on ``Consumer``. For each batch of deliveries:
+/// 1. A message that is not a valid CloudEvent, or whose type `EventCatalog.isKnown(type:)` rejects, is
+///    rejected (dead-lettered to `<queue>.dead`) and logged with its message id; the handler never sees it.
+/// 2. The rest run in **one** transaction: `INSERT INTO inbox … ON CONFLICT DO NOTHING RETURNING message_id`
+///    finds which events are new; the handler gets only those (once each, even if a batch holds copies), with
+///    the transaction's connection, and writes its effects there; then the transaction commits and every
+///    delivery of the batch is acknowledged — duplicates without effect.
+/// 3. If that transaction fails (the handler threw, a constraint failed), it is rolled back and the events are
+///    retried one by one, each in its own transaction, so one poison message does not hold back the others: an
+///    event whose transaction fails is requeued (on a quorum queue that counts toward `x-delivery-limit`, after
+///    which the broker dead-letters it with its `x-death` history), the others commit and are acknowledged.
+/// 4. If the database is unreachable, every delivery of the batch is requeued after a pause (up to 5 s,
+///    growing while the outage lasts) so an outage does not burn through the delivery limit at full speed.
+///
+/// Nothing is acknowledged before its transaction committed. Two consumers (or a redelivery racing the first
+/// delivery) inserting the same inbox row serialise on the primary key: the second waits for the first to commit
+/// and then sees a conflict, so the effect happens once. A commit whose outcome is unknown (connection lost at
+/// `COMMIT`) is requeued; the inbox turns the redelivery into a no-op if it had committed.
+///
+/// Metrics: `inbox_events_total{outcome=processed|duplicate|rejected|requeued}`.
+package final class InboxConsumer: Service, Sendable {
+    /// The inbox key's first part: the name of this consumer (e.g. `scoring.decisions`).
+    package let consumer: String
+    private let queue: String
+    private let pool: DatabasePool
+    private let logger: Logger
+    private let handler: @Sendable ([InboundEvent], DatabaseConnection) async throws -> Void
+    private let outage = Locked<Duration>(.zero)
+    private let processedCounter: Counter
+    private let duplicateCounter: Counter
+    private let rejectedCounter: Counter
+    private let requeuedCounter: Counter
+    private let amqpConsumer = Locked<Consumer?>(nil)
+    private let settings: (amqp: AMQPConfiguration, topology: Topology?, prefetch: Int, maxBatch: Int)
+
+    /// Creates an inbox consumer of `queue`; nothing connects until `run()`.
+    ///
+    /// - Parameters:
+    ///   - consumer: The name recorded in the inbox (one per logical consumer; replicas share it).
+    ///   - queue: The quorum queue to consume.
+    ///   - pool: The service's database pool (one connection per batch transaction).
+    ///   - amqp: Broker connection settings (a consuming connection of its own is opened).
+    ///   - topology: Declared on every (re)connect when given.
+    ///   - prefetch: Unacknowledged deliveries the broker may send ahead.
+    ///   - maxBatch: Most deliveries per handler call (and per transaction).
+    ///   - logger: Where the consumer logs.
+    ///   - handler: Applies the effects of new events using the transaction's connection; throwing rolls the
+    ///     batch back (see the type's documentation).
+    package init(
+        consumer: String,
+        queue: String,
+        pool: DatabasePool,
+        amqp: AMQPConfiguration,
+        topology: Topology?,
+        prefetch: Int = 500,
+        maxBatch: Int = 200,
+        logger: Logger,
+        handler: @escaping @Sendable ([InboundEvent], DatabaseConnection) async throws -> Void
+    ) {
+        self.consumer = consumer
+        self.queue = queue
+        self.pool = pool
+        self.logger = logger
+        self.handler = handler
+        settings = (amqp, topology, prefetch, maxBatch)
+        processedCounter = Counter(label: "inbox_events_total", dimensions: [("outcome", "processed")])
+        duplicateCounter = Counter(label: "inbox_events_total", dimensions: [("outcome", "duplicate")])
+        rejectedCounter = Counter(label: "inbox_events_total", dimensions: [("outcome", "rejected")])
+        requeuedCounter = Counter(label: "inbox_events_total", dimensions: [("outcome", "requeued")])
+    }
+
+    /// Consumes until graceful shutdown or cancellation; the batch in progress commits and is settled first.
+    package func run() async throws {
+        let amqpConsumer = Consumer(
+            configuration: settings.amqp,
+            queue: queue,
+            topology: settings.topology,
+            prefetch: settings.prefetch,
+            maxBatch: settings.maxBatch,
+            logger: logger
+        ) { [self] deliveries in
+            await self.handle(deliveries)
+        }
+        self.amqpConsumer.withLock { $0 = amqpConsumer }
+        try await amqpConsumer.run()
+    }
+
+    /// Whether the consuming connection is up.
+    package func isConnected() -> Bool {
+        amqpConsumer.withLock { $0 }?.isConnected() ?? false
+    }
+
+    /// Settles one batch: one disposition per delivery, in order.
+    private func handle(_ deliveries: [Delivery]) async -> [DeliveryDisposition] {
+        var dispositions = [DeliveryDisposition](repeating: .ack, count: deliveries.count)
+        var accepted: [(index: Int, event: InboundEvent)] = []
+        accepted.reserveCapacity(deliveries.count)
+        for (index, delivery) in deliveries.enumerated() {
+            switch decode(delivery) {
+            case .success(let event):
+                accepted.append((index, event))
+            case .failure(let reason):
+                dispositions[index] = .reject
+                rejectedCounter.increment()
+                logger.error(
+                    "dead-lettering a message that is not a known CloudEvent",
+                    metadata: [
+                        "amqp.queue": "\(queue)", "message.id": "\(delivery.properties.messageId ?? "-")",
+                        "amqp.routing_key": "\(delivery.routingKey)", "reason": "\(reason)",
+                    ]
+                )
+            }
+        }
+        guard !accepted.isEmpty else { return dispositions }
+
+        do {
+            let (new, duplicates) = try await process(accepted.map(\.event))
+            processedCounter.increment(by: new)
+            duplicateCounter.increment(by: duplicates)
+            outage.withLock { $0 = .zero }
+            return dispositions
+        } catch {
+            if Self.isOutage(error) {
+                await requeueAfterOutage(error, accepted: accepted, into: &dispositions)
+                return dispositions
+            }
+            if accepted.count == 1 {
+                dispositions[accepted[0].index] = .requeue
+                requeuedCounter.increment()
+                logFailure(of: accepted[0].event, error: error)
+                return dispositions
+            }
+            logger.warning(
+                "inbox batch failed; retrying its events one by one",
+                metadata: ["amqp.queue": "\(queue)", "batch": "\(accepted.count)", "error": "\(error)"]
+            )
+        }
+
+        for (position, item) in accepted.enumerated() {
+            do {
+                let (new, duplicates) = try await process([item.event])
+                processedCounter.increment(by: new)
+                duplicateCounter.increment(by: duplicates)
+            } catch {
+                if Self.isOutage(error) {
+                    await requeueAfterOutage(error, accepted: Array(accepted[position...]), into: &dispositions)
+                    return dispositions
+                }
+                dispositions[item.index] = .requeue
+                requeuedCounter.increment()
+                logFailure(of: item.event, error: error)
+            }
+        }
+        return dispositions
+    }
+
+    /// Logs an event whose transaction failed and that is requeued.
+    private func logFailure(of event: InboundEvent, error: any Error) {
+        logger.error(
+            "inbox handler failed for an event; requeueing it (it is dead-lettered after the delivery limit)",
+            metadata: [
+                "amqp.queue": "\(queue)", "message.id": "\(event.event.id)", "event.type": "\(event.event.type)",
+                "delivery_count": "\(event.deliveryCount)", "error": "\(error)",
+            ]
+        )
+    }
+
+    /// Runs the inbox insert and the handler for `events` in one transaction; returns (new, duplicate) counts.
+    private func process(_ events: [InboundEvent]) async throws -> (Int, Int) {
+        let ids = Array(Set(events.map(\.event.id))).sorted()  // one lock order for all consumers: no deadlocks
+        return try await pool.withTransaction { connection in
+            let inserted = try await connection.query(
+                """
+                INSERT INTO inbox (consumer, message_id)
+                SELECT \(consumer), id FROM unnest(\(ids)::text[]) AS t(id) ORDER BY id
+                ON CONFLICT DO NOTHING
+                RETURNING message_id
+                """
+            )
+            var new = Set<String>(minimumCapacity: inserted.count)
+            for row in inserted { new.insert(try row.decode("message_id", as: String.self)) }
+            var fresh: [InboundEvent] = []
+            fresh.reserveCapacity(new.count)
+            for event in events where new.remove(event.event.id) != nil {
+                fresh.append(event)
+            }
+            if !fresh.isEmpty { try await handler(fresh, connection) }
+            return (fresh.count, events.count - fresh.count)
+        }
+    }
+
+    /// Marks `accepted` for requeueing after a pause that grows while the outage lasts (0.5 s doubling to 5 s).
+    private func requeueAfterOutage(
+        _ error: any Error,
+        accepted: [(index: Int, event: InboundEvent)],
+        into dispositions: inout [DeliveryDisposition]
+    ) async {
+        let pause = outage.withLock { pause -> Duration in
+            pause = min(max(pause * 2, .milliseconds(500)), .seconds(5))
+            return pause
+        }
+        logger.error(
+            "database unavailable; requeueing the batch",
+            metadata: ["amqp.queue": "\(queue)", "batch": "\(accepted.count)", "error": "\(error)", "pause": "\(pause)"]
+        )
+        try? await Task.sleep(for: pause)
+        for item in accepted { dispositions[item.index] = .requeue }
+        requeuedCounter.increment(by: accepted.count)
+    }
+
+    /// Whether `error` means the database cannot be reached (rather than this batch being bad).
+    private static func isOutage(_ error: any Error) -> Bool {
+        guard let error = error as? DatabaseError else { return false }
+        return error.code == .connectionFailed || error.code == .connectionLost || error.code == .poolClosed
+    }
+
+    /// Decodes a delivery into a known CloudEvent, or says why not.
+    private func decode(_ delivery: Delivery) -> Result<InboundEvent, InboxRejection> {
+        let event: CloudEvent
+        do {
+            event = try CloudEventAMQPBinding.decode(
+                headers: delivery.properties.headers,
+                contentType: delivery.properties.contentType,
+                messageId: delivery.properties.messageId,
+                type: delivery.properties.type,
+                timestamp: delivery.properties.timestamp,
+                body: Data(delivery.body)
+            )
+        } catch {
+            return .failure(InboxRejection("not a CloudEvent: \(error)"))
+        }
+        guard EventCatalog.isKnown(type: event.type) else {
+            return .failure(InboxRejection("unknown event type '\(event.type)'"))
+        }
+        return .success(
+            InboundEvent(
+                event: event,
+                routingKey: delivery.routingKey,
+                redelivered: delivery.redelivered,
+                deliveryCount: delivery.deliveryCount
+            )
+        )
+    }
+}
+
+/// Why a delivery was dead-lettered without reaching the handler.
+private struct InboxRejection: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}

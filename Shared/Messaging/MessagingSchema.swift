@@ -1,0 +1,93 @@
+import Database
+
+/// The tables of the transactional outbox and the inbox, which every service prepends to its own migrations.
+///
+/// ```swift
+/// let migrations = MessagingSchema.migrations + (try MigrationRunner.load(directory: migrationsDirectory))
+/// try await MigrationRunner(service: "intake", migrations: migrations, logger: logger).run(on: pool)
+/// ```
+///
+/// Their names (`0001_messaging_outbox`, `0002_messaging_inbox`) sort before a service's own files, so a service
+/// migration may reference them. They run in the service's own database.
+package enum MessagingSchema {
+    /// The channel `NOTIFY`-ed whenever rows are inserted into `outbox` (the payload is empty).
+    package static let outboxChannel = "outbox"
+
+    /// `outbox` and `inbox`, in the order they must be applied.
+    package static let migrations: [Migration] = [outbox, inbox]
+
+    /// The outbox: Debezium's outbox columns plus the CloudEvents attributes needed to republish an event exactly.
+    ///
+    /// - `id`, `aggregatetype`, `aggregateid`, `type`, `payload` are the columns Debezium's outbox event router
+    ///   reads, so change-data-capture can replace the polling relay without a schema change; `id` is also the
+    ///   CloudEvents id and the AMQP `message_id`.
+    /// - `source`, `subject`, `time`, `dataschema`, `extensions` are the other CloudEvents attributes.
+    /// - `seq` orders rows in insertion order (the relay publishes in `seq` order).
+    /// - `published_at` is set when the broker confirmed the message; `attempts`, `retry_at`, `last_error` and
+    ///   `unroutable` record failed attempts (`retry_at` is when the next attempt may happen).
+    /// - `outbox_unpublished` is the relay's work queue; `outbox_unpublished_aggregate` lets it check quickly
+    ///   whether an aggregate has an earlier unpublished row, `outbox_waiting_retry` whether it has one waiting
+    ///   for a retry; `outbox_published_at` serves pruning.
+    /// - A statement-level trigger sends `NOTIFY outbox` after each insert, so a listening relay wakes up at
+    ///   once (PostgreSQL folds the notifications of one transaction into one, delivered at commit).
+    package static let outbox = Migration(
+        name: "0001_messaging_outbox",
+        sql: """
+            CREATE TABLE outbox (
+                seq bigserial NOT NULL UNIQUE,
+                id uuid PRIMARY KEY,
+                aggregatetype text NOT NULL,
+                aggregateid text NOT NULL,
+                type text NOT NULL,
+                payload jsonb NOT NULL,
+                source text NOT NULL,
+                subject text,
+                time timestamptz NOT NULL,
+                dataschema text,
+                extensions jsonb NOT NULL DEFAULT '{}'::jsonb,
+                created_at timestamptz NOT NULL DEFAULT now(),
+                published_at timestamptz,
+                attempts integer NOT NULL DEFAULT 0,
+                retry_at timestamptz,
+                unroutable boolean NOT NULL DEFAULT false,
+                last_error text
+            );
+
+            CREATE INDEX outbox_unpublished ON outbox (seq) WHERE published_at IS NULL;
+            CREATE INDEX outbox_unpublished_aggregate ON outbox (aggregatetype, aggregateid, seq)
+                WHERE published_at IS NULL;
+            CREATE INDEX outbox_waiting_retry ON outbox (aggregatetype, aggregateid, seq)
+                WHERE published_at IS NULL AND retry_at IS NOT NULL AND NOT unroutable;
+            CREATE INDEX outbox_published_at ON outbox (published_at) WHERE published_at IS NOT NULL;
+
+            CREATE FUNCTION outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                PERFORM pg_notify('outbox', '');
+                RETURN NULL;
+            END
+            $$;
+
+            CREATE TRIGGER outbox_notify AFTER INSERT ON outbox
+                FOR EACH STATEMENT EXECUTE FUNCTION outbox_notify();
+            """
+    )
+
+    /// The inbox: one row per message a consumer has processed, written in the transaction of its effects.
+    ///
+    /// `PRIMARY KEY (consumer, message_id)` is the de-duplication: a redelivered or re-published message finds
+    /// its row and is acknowledged without effect. `received_at` lets operators prune old rows (a message older
+    /// than the broker's redelivery horizon cannot come back).
+    package static let inbox = Migration(
+        name: "0002_messaging_inbox",
+        sql: """
+            CREATE TABLE inbox (
+                consumer text NOT NULL,
+                message_id text NOT NULL,
+                received_at timestamptz NOT NULL DEFAULT now(),
+                PRIMARY KEY (consumer, message_id)
+            );
+
+            CREATE INDEX inbox_received_at ON inbox (received_at);
+            """
+    )
+}

@@ -1,0 +1,127 @@
+import Contracts
+import Database
+import Foundation
+import Logging
+import Messaging
+import ServiceLifecycle
+
+/// One queue a service consumes through the inbox: which events it binds and what it does with a batch.
+package struct InboxQueue: Sendable {
+    /// The queue's specification (name `<service>.<purpose>`, routing keys, delivery limit).
+    package var spec: QueueSpec
+    /// Applies a batch of new (never seen before) events inside the inbox transaction.
+    package var handler: @Sendable ([InboundEvent], DatabaseConnection) async throws -> Void
+
+    /// Creates the description of one consumed queue.
+    package init(
+        spec: QueueSpec,
+        handler: @escaping @Sendable ([InboundEvent], DatabaseConnection) async throws -> Void
+    ) {
+        self.spec = spec
+        self.handler = handler
+    }
+}
+
+/// The database and broker parts every service runs, built the same way in all four services:
+/// the connection pool and its migrations, the publisher with the transactional outbox relay, and one inbox
+/// consumer per queue.
+///
+/// ```swift
+/// let backbone = try EventBackbone(configuration: configuration, service: .verification,
+///                                  migrations: migrations, queues: [InboxQueue(spec: …, handler: …)], logger: logger)
+/// try await backbone.migrate()
+/// try await ServiceApp(configuration: configuration, logger: logger, routes: routes,
+///                      services: backbone.services, readinessChecks: backbone.readinessChecks, …).run()
+/// ```
+/// Each service declares only its own queues (its broker user may not configure anybody else's); the publisher
+/// declares the two shared exchanges.
+package struct EventBackbone: Sendable {
+    /// Which service this is; the CloudEvents `source` of everything it publishes.
+    package let service: ServiceName
+    /// The service's connection pool.
+    package let pool: DatabasePool
+    /// The publishing connection used by the outbox relay.
+    package let publisher: Publisher
+    /// Publishes committed outbox rows.
+    package let relay: OutboxRelay
+    /// One inbox consumer per consumed queue.
+    package let consumers: [InboxConsumer]
+    /// The service's migrations: the shared outbox/inbox schema first, then its own files.
+    package let migrations: [Migration]
+    private let logger: Logger
+
+    /// Builds (but does not start) the backbone of `service`.
+    package init(
+        configuration: ServiceConfiguration,
+        service: ServiceName,
+        migrations: [Migration],
+        queues: [InboxQueue],
+        poolSize: Int = 8,
+        logger: Logger
+    ) throws {
+        self.service = service
+        self.logger = logger
+        self.migrations = MessagingSchema.migrations + migrations
+        let database = DatabaseConfiguration(
+            url: configuration.databaseURL,
+            poolSize: poolSize,
+            applicationName: service.rawValue
+        )
+        let pool = DatabasePool(configuration: database, logger: logger)
+        self.pool = pool
+        let exchanges = Topology(eventsExchange: configuration.eventsExchange, queues: [])
+        publisher = Publisher(
+            configuration: try AMQPConfiguration(url: configuration.amqpURL, connectionName: "\(service.rawValue)-publisher"),
+            topology: exchanges,
+            logger: logger
+        )
+        relay = OutboxRelay(
+            pool: pool,
+            publisher: publisher,
+            exchange: configuration.eventsExchange,
+            listenerConfiguration: database,
+            logger: logger
+        )
+        let exchange = configuration.eventsExchange
+        let amqpURL = configuration.amqpURL
+        consumers = try queues.map { queue in
+            InboxConsumer(
+                consumer: service.rawValue,
+                queue: queue.spec.name,
+                pool: pool,
+                amqp: try AMQPConfiguration(url: amqpURL, connectionName: "\(service.rawValue)-\(queue.spec.name)"),
+                topology: Topology(eventsExchange: exchange, queues: [queue.spec]),
+                logger: logger,
+                handler: queue.handler
+            )
+        }
+    }
+
+    /// Applies the migrations (under the runner's advisory lock); call before the services start.
+    package func migrate() async throws {
+        try await MigrationRunner(service: service.rawValue, migrations: migrations, logger: logger).run(on: pool)
+    }
+
+    /// The long-lived services in start order: pool, publisher, relay, consumers.
+    package var services: [any Service] {
+        [pool, publisher, relay] + consumers.map { $0 as any Service }
+    }
+
+    /// `/health/ready` checks: the database answers, the publishing connection is up and every consumer is
+    /// subscribed (so its queue exists and nothing published to it is unroutable).
+    package var readinessChecks: [String: @Sendable () async -> Bool] {
+        let pool = pool
+        let publisher = publisher
+        let consumers = consumers
+        return [
+            "database": { await pool.ping() },
+            "broker": { publisher.isConnected() && consumers.allSatisfy { $0.isConnected() } },
+        ]
+    }
+
+    /// Loads a service's `.sql` migrations from its resource directory.
+    package static func migrations(in directory: URL?) throws -> [Migration] {
+        guard let directory else { return [] }
+        return try MigrationRunner.load(directory: directory)
+    }
+}

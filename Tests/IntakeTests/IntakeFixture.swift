@@ -1,0 +1,143 @@
+import Contracts
+import Database
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import ServiceSupport
+import TestSupport
+
+@testable import Intake
+
+/// Shared set-up of the intake tests: tokens, sample photos, multipart bodies, and an app on a fresh database.
+enum IntakeFixture {
+    static let secret = "intake-test-secret-0123456789abcdef-0123456789"
+    static let nip = "198503152010011001"
+    static let otherNIP = "199001012015032002"
+    static let verifierNIP = "197805202005011003"
+
+    static let logger: Logger = {
+        var logger = Logger(label: "intake.tests")
+        logger.logLevel = .warning
+        return logger
+    }()
+
+    static var configuration: ServiceConfiguration {
+        ServiceConfiguration(serviceName: "intake", jwt: JWTSettings(hs256Secret: secret))
+    }
+
+    static func token(nip: String = IntakeFixture.nip, roles: [String] = ["asn"]) async throws -> String {
+        try await TokenIssuer(hs256Secret: secret).token(nip: nip, name: "Siti Rahma", opd: "DLH", roles: roles)
+    }
+
+    static func headers(token: String?, idempotencyKey: String? = UUID().uuidString) -> HTTPFields {
+        var fields = HTTPFields()
+        if let token { fields[.authorization] = "Bearer \(token)" }
+        if let idempotencyKey { fields[IntakeHeaders.idempotencyKey] = idempotencyKey }
+        fields[.contentType] = "multipart/form-data; boundary=\(Multipart.boundary)"
+        return fields
+    }
+
+    /// A small valid JPEG (SOI, APP0, SOS, scan data, EOI); `salt` makes its hash unique.
+    static func jpeg(salt: String = UUID().uuidString, padding: Int = 0) -> [UInt8] {
+        var bytes: [UInt8] = [0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10]
+        bytes += Array("JFIF".utf8) + [0x00, 0x01, 0x01, 0x00, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00]
+        bytes += [0xFF, 0xDA, 0x00, 0x08, 0x01, 0x01, 0x00, 0x00, 0x3F, 0x00]
+        bytes += Array(salt.utf8) + [UInt8](repeating: 0x55, count: padding)
+        bytes += [0xFF, 0xD9]
+        return bytes
+    }
+
+    /// A small PNG header (signature and IHDR) with a unique tail.
+    static func png(salt: String = UUID().uuidString) -> [UInt8] {
+        var bytes: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D]
+        bytes += Array("IHDR".utf8) + [0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x02, 0x00, 0x00, 0x00]
+        bytes += [0x90, 0x77, 0x53, 0xDE] + Array(salt.utf8)
+        return bytes
+    }
+
+    /// The `submission` JSON part.
+    static func submissionJSON(
+        activity: String = "pilah_sampah",
+        place: String = "office",
+        activityAt: String = RFC3339.format(Date().addingTimeInterval(-3600)),
+        quantity: Double = 2,
+        note: String? = "Memilah sampah organik dan anorganik di pantry"
+    ) -> String {
+        var object: [String: Any] = [
+            "activity": activity, "place": place, "activityAt": activityAt, "quantity": quantity,
+        ]
+        if let note { object["note"] = note }
+        let data = try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// A complete upload body: the JSON part and one JPEG per `photos` entry.
+    static func body(json: String = submissionJSON(), photos: [[UInt8]] = [jpeg()]) -> ByteBuffer {
+        var parts = [Multipart.Part(name: "submission", contentType: "application/json", body: Array(json.utf8))]
+        for (index, photo) in photos.enumerated() {
+            parts.append(
+                .init(name: "evidence", filename: "foto\(index + 1).jpg", contentType: "image/jpeg", body: photo))
+        }
+        return Multipart.encode(parts)
+    }
+
+    /// Runs `body` with an intake app (no broker) on a fresh migrated database.
+    static func withApp(
+        evidenceStore: InMemoryEvidenceStore = InMemoryEvidenceStore(),
+        _ body: @escaping @Sendable (any TestClientProtocol, DatabasePool, InMemoryEvidenceStore) async throws -> Void
+    ) async throws {
+        try await withTestDatabase(service: "intake", migrations: try IntakeResources.allMigrations()) { pool in
+            let routes = SubmissionRoutes(
+                submissions: SubmissionStore(pool: pool),
+                evidenceStore: evidenceStore,
+                logger: logger
+            )
+            let app = try await intakeApp(configuration: configuration, logger: logger, routes: routes.collection)
+                .buildApplication()
+            try await app.test(.router) { client in
+                try await body(client, pool, evidenceStore)
+            }
+        }
+    }
+}
+
+/// Builds `multipart/form-data` bodies.
+enum Multipart {
+    static let boundary = "asnreward-test-boundary-7MA4YWxkTrZu0gW"
+
+    struct Part {
+        var name: String
+        var filename: String? = nil
+        var contentType: String? = nil
+        var body: [UInt8]
+    }
+
+    static func encode(_ parts: [Part]) -> ByteBuffer {
+        var bytes: [UInt8] = []
+        for part in parts {
+            var header = "--\(boundary)\r\nContent-Disposition: form-data; name=\"\(part.name)\""
+            if let filename = part.filename { header += "; filename=\"\(filename)\"" }
+            header += "\r\n"
+            if let contentType = part.contentType { header += "Content-Type: \(contentType)\r\n" }
+            header += "\r\n"
+            bytes += Array(header.utf8) + part.body + Array("\r\n".utf8)
+        }
+        bytes += Array("--\(boundary)--\r\n".utf8)
+        return ByteBuffer(bytes: bytes)
+    }
+}
+
+/// A decoded JSON response body.
+struct JSONBody {
+    let object: [String: Any]
+
+    init(_ response: TestResponse) throws {
+        let data = Data(response.body.readableBytesView)
+        object = (try JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
+    }
+
+    subscript(key: String) -> Any? { object[key] }
+    func string(_ key: String) -> String? { object[key] as? String }
+}

@@ -1,0 +1,70 @@
+import Foundation
+
+/// Settings of the local stack started by `deploy/dev`: the process environment first, then `.run/env`.
+///
+/// `.run/env` is found by walking up from the current directory and from this file's directory, and is parsed by
+/// the shell itself (it is shell syntax with `export` lines and quotes).
+package enum DevEnvironment {
+    /// The value of `name`, or an error telling the reader to start the stack.
+    package static func value(_ name: String) throws -> String {
+        if let value = ProcessInfo.processInfo.environment[name], !value.isEmpty { return value }
+        if let file = envFile() {
+            let value = try shell(". '\(file.path)' && printf '%s' \"$\(name)\"")
+            if !value.isEmpty { return value }
+        }
+        throw DevEnvironmentError(message: "\(name) is not set and .run/env does not define it: run deploy/dev up")
+    }
+
+    /// The repository root: the directory holding `Package.swift` above this file.
+    package static var repositoryRoot: URL {
+        var directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        while !FileManager.default.fileExists(atPath: directory.appendingPathComponent("Package.swift").path) {
+            let parent = directory.deletingLastPathComponent()
+            if parent.path == directory.path { break }
+            directory = parent
+        }
+        return directory
+    }
+
+    /// `.run/env` of the nearest enclosing checkout, if the stack was started.
+    package static func envFile() -> URL? {
+        for start in [FileManager.default.currentDirectoryPath, URL(fileURLWithPath: #filePath).deletingLastPathComponent().path] {
+            var directory = URL(fileURLWithPath: start).standardizedFileURL
+            while true {
+                let env = directory.appendingPathComponent(".run/env")
+                if FileManager.default.fileExists(atPath: env.path) { return env }
+                let parent = directory.deletingLastPathComponent()
+                if parent.path == directory.path { break }
+                directory = parent
+            }
+        }
+        return nil
+    }
+
+    /// Runs `script` with `/bin/sh -c`; returns standard output, throws on a non-zero exit.
+    @discardableResult
+    package static func shell(_ script: String) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", script]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw DevEnvironmentError(message: "shell command failed with status \(process.terminationStatus)")
+        }
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
+/// The local stack is missing or a helper command failed.
+package struct DevEnvironmentError: Error, CustomStringConvertible {
+    package var message: String
+    package var description: String { message }
+
+    /// Creates the error with a message for the test log.
+    package init(message: String) { self.message = message }
+}

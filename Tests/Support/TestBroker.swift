@@ -1,0 +1,256 @@
+import Foundation
+import Logging
+import Messaging
+
+/// Per-test RabbitMQ names and topology on the broker started by `deploy/dev up`, plus a throwaway broker node
+/// for tests that must freeze or restart one.
+///
+/// The URL comes from `AMQP_URL_TEST` in the environment, or else from `.run/env` (found by walking up from the
+/// current directory and from this file's directory). Each test works on its own uniquely named exchanges and
+/// queues, so tests run in parallel, and deletes them afterwards.
+package enum TestBroker {
+    /// The test virtual host's URL.
+    package static func url() throws -> String {
+        try setting("AMQP_URL_TEST")
+    }
+
+    /// A configuration for the test virtual host; `name` becomes the connection's client-provided name.
+    package static func configuration(name: String, heartbeat: Duration = .seconds(10)) throws -> AMQPConfiguration {
+        try AMQPConfiguration(url: url(), connectionName: name, heartbeat: heartbeat)
+    }
+
+    /// A unique name: `<prefix>-<8 hex digits>`.
+    package static func uniqueName(_ prefix: String = "t") -> String {
+        "\(prefix)-\(UUID().uuidString.prefix(8).lowercased())"
+    }
+
+    /// A topology whose exchanges and queues have unique names; `queues` maps a queue's base name to its
+    /// bindings. Returns the topology and the unique queue names in the order given.
+    package static func topology(queues: [(String, [String])], deliveryLimit: Int = 5) -> Topology {
+        let prefix = uniqueName()
+        return Topology(
+            eventsExchange: "\(prefix).events",
+            deadLetterExchange: "\(prefix).dead",
+            queues: queues.map { QueueSpec(name: "\(prefix).\($0.0)", bindings: $0.1, deliveryLimit: deliveryLimit) }
+        )
+    }
+
+    /// Runs `body` with `topology`, deleting its exchanges and queues afterwards (also when `body` throws).
+    package static func withTopology<Result>(
+        _ topology: Topology,
+        _ body: () async throws -> Result
+    ) async throws -> Result {
+        let admin = try AMQPAdmin(configuration: configuration(name: uniqueName("admin")))
+        do {
+            let result = try await body()
+            try? await admin.delete(topology)
+            return result
+        } catch {
+            try? await admin.delete(topology)
+            throw error
+        }
+    }
+
+    /// An admin for the test virtual host.
+    package static func admin() throws -> AMQPAdmin {
+        try AMQPAdmin(configuration: configuration(name: uniqueName("admin")))
+    }
+
+    /// Closes the broker's connections whose client-provided name is `name` (`rabbitmqctl close_connection`);
+    /// returns how many it closed.
+    @discardableResult
+    package static func closeConnections(named name: String) throws -> Int {
+        // 3.10's rabbitmqctl has no user_provided_name column: match the name inside client_properties,
+        // printed as {"connection_name","<name>"}.
+        let listing = try rabbitmqctl("list_connections", "pid", "client_properties", "--no-table-headers", "--quiet")
+        var closed = 0
+        for line in listing.split(separator: "\n") {
+            let fields = line.split(separator: "\t", maxSplits: 1).map(String.init)
+            guard fields.count == 2, fields[1].contains("{\"connection_name\",\"\(name)\"}") else { continue }
+            _ = try rabbitmqctl("close_connection", fields[0], "closed by a test")
+            closed += 1
+        }
+        return closed
+    }
+
+    /// Runs the dev node's `rabbitmqctl` (the `RABBITMQCTL` command line) with `arguments`; returns its output.
+    package static func rabbitmqctl(_ arguments: String...) throws -> String {
+        let command = try setting("RABBITMQCTL")
+        let quoted = arguments.map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+        return try shell("\(command) \(quoted.joined(separator: " "))")
+    }
+
+    /// Reads `name` from the environment or from `.run/env`.
+    static func setting(_ name: String) throws -> String {
+        if let value = ProcessInfo.processInfo.environment[name], !value.isEmpty { return value }
+        for start in [FileManager.default.currentDirectoryPath, URL(fileURLWithPath: #filePath).deletingLastPathComponent().path] {
+            var directory = URL(fileURLWithPath: start).standardizedFileURL
+            while true {
+                let env = directory.appendingPathComponent(".run/env")
+                if FileManager.default.fileExists(atPath: env.path) {
+                    // The file is shell syntax (export lines with quotes): let the shell parse it.
+                    let value = try shell(". '\(env.path)' && printf '%s' \"$\(name)\"")
+                    if !value.isEmpty { return value }
+                }
+                let parent = directory.deletingLastPathComponent()
+                if parent.path == directory.path { break }
+                directory = parent
+            }
+        }
+        throw MessagingError(.notConnected, "\(name) is not set and no .run/env defines it: run deploy/dev up")
+    }
+
+    /// Runs `script` with `/bin/bash -c`; returns standard output, throws on a non-zero exit.
+    @discardableResult
+    static func shell(_ script: String, environment: [String: String]? = nil, capture: Bool = true) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/bash")  // bash: dash cannot redirect descriptors > 9
+        process.arguments = ["-c", script]
+        if let environment { process.environment = environment }
+        process.standardError = FileHandle.nullDevice
+        let data: Data
+        if capture {
+            let output = Pipe()
+            process.standardOutput = output
+            try process.run()
+            data = output.fileHandleForReading.readDataToEndOfFile()
+        } else {
+            // A daemon started by the script could inherit the pipe and keep it open forever.
+            process.standardOutput = FileHandle.nullDevice
+            try process.run()
+            data = Data()
+        }
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw MessagingError(.protocolError, "shell command failed with status \(process.terminationStatus)")
+        }
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
+/// A RabbitMQ node of its own (own node name, ports and data directory under /tmp), for tests that freeze
+/// (SIGSTOP) or restart the broker without disturbing the shared dev broker.
+///
+/// Runs `rabbitmq-server` as the `rabbitmq` user (the Debian wrapper switches to it when started as root, so
+/// the data directory is owned by that user). Starting takes about 5–10 s. Connect as guest/guest on 127.0.0.1.
+package final class ThrowawayBroker: Sendable {
+    /// AMQP port.
+    package let port: Int
+    /// `amqp://guest:guest@127.0.0.1:<port>/`.
+    package var url: String { "amqp://guest:guest@127.0.0.1:\(port)/" }
+
+    private let nodeName: String
+    private let distributionPort: Int
+    private let directory: String
+
+    /// Reserves ports and a directory; call `start()`.
+    package init() throws {
+        let tag = "\(getpid())-\(UUID().uuidString.prefix(6).lowercased())"
+        nodeName = "rabbit-freeze-\(tag)@localhost"
+        port = try Self.freePort()
+        distributionPort = try Self.freePort()
+        directory = "/tmp/asnreward-rabbit-\(tag)"
+    }
+
+    /// Starts the node (on the same data directory if it ran before) and waits until it accepts AMQP logins.
+    package func start(timeout: Duration = .seconds(60)) async throws {
+        try TestBroker.shell(
+            """
+            mkdir -p '\(directory)' && echo '[].' > '\(directory)/enabled_plugins' && : > '\(directory)/rabbitmq.conf' \
+            && { [ "$(id -u)" != 0 ] || chown -R rabbitmq:rabbitmq '\(directory)'; }
+            """
+        )
+        var environment = ProcessInfo.processInfo.environment
+        let settings = [
+            "RABBITMQ_NODENAME": nodeName, "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+            "RABBITMQ_NODE_PORT": "\(port)", "RABBITMQ_DIST_PORT": "\(distributionPort)",
+            "RABBITMQ_MNESIA_BASE": "\(directory)/mnesia", "RABBITMQ_LOG_BASE": "\(directory)/log",
+            "RABBITMQ_ENABLED_PLUGINS_FILE": "\(directory)/enabled_plugins",
+            "RABBITMQ_CONFIG_FILE": "\(directory)/rabbitmq.conf", "RABBITMQ_PID_FILE": "\(directory)/pid",
+            "RABBITMQ_ADVANCED_CONFIG_FILE": "\(directory)/advanced.config",
+            "RABBITMQ_CONF_ENV_FILE": "\(directory)/rabbitmq-env.conf",
+        ]
+        environment.merge(settings) { $1 }
+        try TestBroker.shell(
+            // Close every inherited descriptor above 2 first: Foundation's Process notices the shell's exit
+            // through a descriptor the daemon would otherwise keep open.
+            """
+            for fd in $(ls /proc/$$/fd); do if [ "$fd" -gt 2 ]; then eval "exec $fd>&-"; fi; done
+            nohup /usr/sbin/rabbitmq-server > '\(directory)/server.out' 2>&1 < /dev/null &
+            """,
+            environment: environment,
+            capture: false
+        )
+        let admin = try AMQPAdmin(configuration: AMQPConfiguration(url: url, connectionName: "throwaway-probe"))
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            do {
+                try await admin.ping()
+                return
+            } catch {
+                if ContinuousClock.now > deadline { throw error }
+                try await Task.sleep(for: .milliseconds(300))
+            }
+        }
+    }
+
+    /// Freezes the broker's Erlang VM (SIGSTOP).
+    package func freeze() throws {
+        try signal(SIGSTOP)
+    }
+
+    /// Resumes a frozen broker (SIGCONT).
+    package func thaw() throws {
+        try signal(SIGCONT)
+    }
+
+    /// Stops the node (SIGCONT, SIGTERM, SIGKILL after 20 s) and waits until it is gone; keeps the data directory.
+    package func stop() async {
+        guard let pid = try? beamPID() else { return }
+        kill(pid, SIGCONT)
+        kill(pid, SIGTERM)
+        for _ in 0..<200 {
+            if kill(pid, 0) != 0 { break }
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+        if kill(pid, 0) == 0 { kill(pid, SIGKILL) }
+        try? FileManager.default.removeItem(atPath: "\(directory)/pid")
+    }
+
+    /// Stops the node and deletes its data directory.
+    package func destroy() async {
+        await stop()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    private func beamPID() throws -> pid_t {
+        let text = try String(contentsOfFile: "\(directory)/pid", encoding: .utf8)
+        guard let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            throw MessagingError(.protocolError, "no pid in \(directory)/pid")
+        }
+        return pid
+    }
+
+    private func signal(_ number: Int32) throws {
+        let pid = try beamPID()
+        guard kill(pid, number) == 0 else { throw MessagingError(.protocolError, "kill(\(pid), \(number)) failed") }
+    }
+
+    private static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw MessagingError(.protocolError, "socket() failed") }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw in
+                bind(fd, raw, length) == 0 && getsockname(fd, raw, &length) == 0
+            }
+        }
+        guard bound else { throw MessagingError(.protocolError, "cannot find a free port") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
