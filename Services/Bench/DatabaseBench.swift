@@ -267,10 +267,3 @@ struct DatabaseBench {
         return components.string ?? url
     }
 }
-
-extension Duration {
-    /// The duration in seconds as a `Double`.
-    fileprivate var seconds: Double {
-        Double(components.seconds) + Double(components.attoseconds) / 1e18
-    }
-}

@@ -100,8 +100,3 @@ private func notificationCount(_ connection: DatabaseConnection, since: Date) as
     )
     return try rows.first?.decode("n", as: Int.self) ?? 0
 }
-
-extension Duration {
-    /// The duration in seconds as a Double.
-    fileprivate var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
-}

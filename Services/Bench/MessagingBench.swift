@@ -4,7 +4,7 @@ import Foundation
 import Logging
 import Messaging
 
-/// `asnreward-bench messaging [--count N] [--relay-batch N] [--relays N] [--concurrency N] [--prefetch N] [--max-batch N]`:
+/// `asnreward-bench messaging [--count N] [--relay-batch N] [--relays N] [--concurrency N] [--window N] [--prefetch N] [--max-batch N]`:
 /// measures, in one run and side by side,
 /// (a) the raw publish rate through `Publisher` (windowed confirms, persistent 200-byte messages, quorum queue),
 /// (b) the outbox relay rate: `--count` outbox rows inserted beforehand, then `OutboxRelay` until every row is
@@ -25,10 +25,13 @@ package func runMessagingBench(arguments: [String]) async throws {
         case "--relay-batch": options.relayBatch = number() ?? options.relayBatch
         case "--relays": options.relays = number() ?? options.relays
         case "--concurrency": options.concurrency = number() ?? options.concurrency
+        case "--window": options.window = number() ?? options.window
         case "--prefetch": options.prefetch = number() ?? options.prefetch
         case "--max-batch": options.maxBatch = number() ?? options.maxBatch
         default:
-            print("usage: asnreward-bench messaging [--count N] [--relay-batch N] [--relays N] [--concurrency N] [--prefetch N] [--max-batch N]")
+            print(
+                "usage: asnreward-bench messaging [--count N] [--relay-batch N] [--relays N] [--concurrency N] [--window N] [--prefetch N] [--max-batch N]"
+            )
             return
         }
     }
@@ -40,11 +43,13 @@ private struct MessagingBenchOptions {
     /// Messages per measurement.
     var count = 50_000
     /// `OutboxRelay.batchSize`.
-    var relayBatch = 500
+    var relayBatch = 1_000
     /// Relays running on the outbox at once.
     var relays = 1
     /// `OutboxRelay.concurrentBatches` of each relay.
     var concurrency = 3
+    /// `AMQPConfiguration.publishWindow` of the relay's publisher.
+    var window = 2_000
     /// `InboxConsumer` prefetch.
     var prefetch = 2_000
     /// `InboxConsumer` batch (one transaction each).
@@ -64,7 +69,7 @@ private struct MessagingBench {
         let cores = ProcessInfo.processInfo.activeProcessorCount
         print("asnreward-bench messaging: \(options.count) messages per measurement, \(cores) cores")
         print(
-            "  relay: \(options.relays) × \(options.concurrency) batches of \(options.relayBatch); inbox: prefetch \(options.prefetch), "
+            "  relay: \(options.relays) × \(options.concurrency) batches of \(options.relayBatch), window \(options.window); inbox: prefetch \(options.prefetch), "
                 + "batch \(options.maxBatch)\n")
 
         let raw = try await runRawPublishBench(url: amqpURL, count: options.count)
@@ -86,7 +91,8 @@ private struct MessagingBench {
         do {
             let pool = DatabasePool(
                 configuration: DatabaseConfiguration(
-                    url: benchDatabaseURL(adminURL, database: database), poolSize: 4 + options.relays * options.concurrency,
+                    url: benchDatabaseURL(adminURL, database: database),
+                    poolSize: 4 + options.relays * options.concurrency,
                     applicationName: "asnreward-bench"),
                 logger: logger)
             try await MigrationRunner(
@@ -137,8 +143,10 @@ private struct MessagingBench {
                 start = end
             }
         }
+        var relayAMQP = amqp
+        relayAMQP.publishWindow = options.window
         let publishers = (0..<options.relays).map { _ in
-            Publisher(configuration: amqp, topology: nil, logger: logger)
+            Publisher(configuration: relayAMQP, topology: nil, logger: logger)
         }
         let relays = publishers.map { publisher in
             OutboxRelay(
@@ -158,7 +166,7 @@ private struct MessagingBench {
             let elapsed = clock.now - start
             group.cancelAll()
             try await group.waitForAll()
-            return Double(count) / elapsed.benchSeconds
+            return Double(count) / elapsed.seconds
         }
     }
 
@@ -184,7 +192,7 @@ private struct MessagingBench {
             let elapsed = clock.now - start
             group.cancelAll()
             try await group.waitForAll()
-            return Double(count) / elapsed.benchSeconds
+            return Double(count) / elapsed.seconds
         }
     }
 
@@ -232,12 +240,4 @@ private func benchDatabaseURL(_ url: String, database: String) -> String {
     guard var components = URLComponents(string: url) else { return url }
     components.path = "/" + database
     return components.string ?? url
-}
-
-extension Duration {
-    /// The duration in (fractional) seconds, at least a nanosecond.
-    fileprivate var benchSeconds: Double {
-        let (seconds, attoseconds) = components
-        return max(Double(seconds) + Double(attoseconds) / 1e18, 1e-9)
-    }
 }

@@ -30,7 +30,7 @@ package func buildIntake(
     let backbone = try EventBackbone(
         configuration: configuration,
         service: .intake,
-        migrations: try IntakeResources.migrations(),
+        migrations: try intakeResources.migrations(),
         queues: [
             InboxQueue(spec: StatusProjection.queueSpec(name: statusQueueName)) { events, connection in
                 try await projection.handle(events, in: connection)
@@ -68,8 +68,8 @@ package func intakeApp(
         routes: routes,
         services: services,
         readinessChecks: readinessChecks,
-        openAPIDocument: try IntakeResources.openAPIDocument(),
-        publicDirectory: IntakeResources.publicDirectory
+        openAPIDocument: try intakeResources.openAPIDocument(),
+        publicDirectory: intakeResources.publicDirectory
     )
 }
 

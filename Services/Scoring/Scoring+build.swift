@@ -53,7 +53,7 @@ func buildScoring(
     let backbone = try EventBackbone(
         configuration: configuration,
         service: .scoring,
-        migrations: try scoringMigrations(),
+        migrations: try scoringResources.migrations(),
         queues: [
             InboxQueue(spec: DecisionHandler.queue) { events, connection in
                 try await decisions.handle(events, in: connection)
@@ -68,20 +68,10 @@ func buildScoring(
         routes: routes.collection(),
         services: backbone.services,
         readinessChecks: backbone.readinessChecks,
-        openAPIDocument: try openAPIDocument()
+        openAPIDocument: try scoringResources.openAPIDocument()
     )
     return ScoringService(backbone: backbone, app: app, programs: programs, logger: logger)
 }
 
-/// The service's own migrations (`Migrations/*.sql`), without the shared outbox/inbox schema.
-func scoringMigrations() throws -> [Migration] {
-    try EventBackbone.migrations(in: Bundle.module.url(forResource: "Migrations", withExtension: nil))
-}
-
-/// The OpenAPI 3.1 document served at `/openapi.yaml`.
-func openAPIDocument() throws -> String {
-    guard let url = Bundle.module.url(forResource: "openapi", withExtension: "yaml") else {
-        throw ProgramCatalogError.unreadableDirectory("openapi.yaml resource")
-    }
-    return try String(contentsOf: url, encoding: .utf8)
-}
+/// Migrations and the OpenAPI document bundled with the executable.
+let scoringResources = ServiceResources(bundle: .module)

@@ -8,18 +8,12 @@ import ServiceSupport
 /// (default `deploy/programs`).
 @main
 struct ScoringMain {
-    static func main() async throws {
-        let configuration = try ServiceConfiguration.fromEnvironment(serviceName: "scoring")
-        Observability.bootstrap(configuration: configuration)
-        let logger = Observability.logger(service: "scoring", logLevel: configuration.logLevel)
-        let directory = configuration.string("PROGRAMS_DIRECTORY", default: "deploy/programs")
-        do {
+    static func main() async {
+        await ServiceMain.run("scoring") { configuration, logger in
+            let directory = configuration.string("PROGRAMS_DIRECTORY", default: "deploy/programs")
             let service = try buildScoring(
                 configuration: configuration, logger: logger, programsDirectory: URL(fileURLWithPath: directory))
             try await service.run()
-        } catch {
-            logger.critical("scoring stopped", metadata: ["error": "\(error)"])
-            throw error
         }
     }
 }

@@ -14,10 +14,11 @@ struct VerificationService {
 
     init(configuration: ServiceConfiguration, logger: Logger) throws {
         let checker = EvidenceChecker(source: ServiceName.verification.eventSource, logger: logger)
+        let resources = Self.resources
         backbone = try EventBackbone(
             configuration: configuration,
             service: .verification,
-            migrations: try EventBackbone.migrations(in: Bundle.module.url(forResource: "Migrations", withExtension: nil)),
+            migrations: try resources.migrations(),
             queues: [
                 InboxQueue(
                     spec: QueueSpec(name: "verification.submissions", bindings: [SubmissionReceived.eventName]),
@@ -32,15 +33,10 @@ struct VerificationService {
             routes: DecisionRoutes(pool: backbone.pool).collection(),
             services: backbone.services,
             readinessChecks: backbone.readinessChecks,
-            openAPIDocument: Self.openAPIDocument()
+            openAPIDocument: try resources.openAPIDocument()
         )
     }
 
-    /// The OpenAPI document shipped as a resource.
-    static func openAPIDocument() -> String {
-        guard let url = Bundle.module.url(forResource: "openapi", withExtension: "yaml"),
-            let text = try? String(contentsOf: url, encoding: .utf8)
-        else { return "openapi: 3.1.0\n" }
-        return text
-    }
+    /// Migrations and the OpenAPI document bundled with the executable.
+    static let resources = ServiceResources(bundle: .module)
 }

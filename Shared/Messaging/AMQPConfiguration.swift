@@ -69,7 +69,7 @@ package struct AMQPConfiguration: Sendable, CustomStringConvertible {
 
     /// `amqp[s]://user@host:port/vhost (name)` — no password.
     package var description: String {
-        "\(useTLS ? "amqps" : "amqp")://\(user)@\(host):\(port)/\(virtualHost) (\(connectionName))"
+        "\(useTLS ? "amqps" : "amqp")://\(user)@\(host):\(port)/\(virtualHost == "/" ? "%2F" : virtualHost) (\(connectionName))"
     }
 
     /// Heartbeat in whole seconds as sent to the broker (at least 1).

@@ -230,7 +230,9 @@ package final class InboxConsumer: Service, Sendable {
         }
         logger.error(
             "database unavailable; requeueing the batch",
-            metadata: ["amqp.queue": "\(queue)", "batch": "\(accepted.count)", "error": "\(error)", "pause": "\(pause)"]
+            metadata: [
+                "amqp.queue": "\(queue)", "batch": "\(accepted.count)", "error": "\(error)", "pause": "\(pause)",
+            ]
         )
         try? await Task.sleep(for: pause)
         for item in accepted { dispositions[item.index] = .requeue }

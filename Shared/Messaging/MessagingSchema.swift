@@ -10,7 +10,7 @@ import Database
 /// Their names (`0001_messaging_outbox`, `0002_messaging_inbox`) sort before a service's own files, so a service
 /// migration may reference them. They run in the service's own database.
 package enum MessagingSchema {
-    /// The channel `NOTIFY`-ed whenever rows are inserted into `outbox` (the payload is empty).
+    /// The channel `Outbox.enqueue` notifies (at commit) whenever it inserts rows into `outbox` (empty payload).
     package static let outboxChannel = "outbox"
 
     /// `outbox` and `inbox`, in the order they must be applied.
@@ -28,8 +28,9 @@ package enum MessagingSchema {
     /// - `outbox_unpublished` is the relay's work queue; `outbox_unpublished_aggregate` lets it check quickly
     ///   whether an aggregate has an earlier unpublished row, `outbox_waiting_retry` whether it has one waiting
     ///   for a retry; `outbox_published_at` serves pruning.
-    /// - A statement-level trigger sends `NOTIFY outbox` after each insert, so a listening relay wakes up at
-    ///   once (PostgreSQL folds the notifications of one transaction into one, delivered at commit).
+    /// - No trigger: `Outbox.enqueue` itself calls `pg_notify('outbox', '')` in its insert statement, so a
+    ///   listening relay wakes up at commit (PostgreSQL folds a transaction's identical notifications into one).
+    ///   This keeps the schema free of PL/pgSQL; rows written by other means are found by the relay's polling.
     package static let outbox = Migration(
         name: "0001_messaging_outbox",
         sql: """
@@ -59,16 +60,6 @@ package enum MessagingSchema {
             CREATE INDEX outbox_waiting_retry ON outbox (aggregatetype, aggregateid, seq)
                 WHERE published_at IS NULL AND retry_at IS NOT NULL AND NOT unroutable;
             CREATE INDEX outbox_published_at ON outbox (published_at) WHERE published_at IS NOT NULL;
-
-            CREATE FUNCTION outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
-            BEGIN
-                PERFORM pg_notify('outbox', '');
-                RETURN NULL;
-            END
-            $$;
-
-            CREATE TRIGGER outbox_notify AFTER INSERT ON outbox
-                FOR EACH STATEMENT EXECUTE FUNCTION outbox_notify();
             """
     )
 

@@ -43,7 +43,8 @@ package enum Outbox {
         return cloudEvent
     }
 
-    /// Enqueues already built events, in order, with one multi-row `INSERT … SELECT FROM unnest(…)` statement.
+    /// Enqueues already built events, in order, with one multi-row `INSERT … SELECT FROM unnest(…)` statement,
+    /// which also notifies channel `outbox` (delivered when the transaction commits) to wake the relay.
     ///
     /// - Throws: `MessagingError` `.protocolError` when an event id is not a UUID or its data is not JSON (the
     ///   outbox stores `payload` as `jsonb`); `DatabaseError` from the insert (e.g. `uniqueViolation` for an id
@@ -53,17 +54,22 @@ package enum Outbox {
         let rows = try events.map(OutboxRow.init(event:))
         try await connection.query(
             """
-            INSERT INTO outbox (id, aggregatetype, aggregateid, type, payload, source, subject, time, dataschema, \
+            WITH inserted AS (
+                INSERT INTO outbox (id, aggregatetype, aggregateid, type, payload, source, subject, time, dataschema, \
             extensions)
-            SELECT id, aggregatetype, aggregateid, type, payload::jsonb, source, NULLIF(subject, ''), time,
-                   NULLIF(dataschema, ''), extensions::jsonb
-            FROM unnest(\(rows.map(\.id))::uuid[], \(rows.map(\.aggregateType))::text[],
-                        \(rows.map(\.aggregateId))::text[], \(rows.map(\.type))::text[], \(rows.map(\.payload))::text[],
-                        \(rows.map(\.source))::text[], \(rows.map(\.subject))::text[], \(rows.map(\.time))::timestamptz[],
-                        \(rows.map(\.dataSchema))::text[], \(rows.map(\.extensions))::text[])
-                 WITH ORDINALITY AS r(id, aggregatetype, aggregateid, type, payload, source, subject, time, dataschema,
-                                      extensions, position)
-            ORDER BY position
+                SELECT id, aggregatetype, aggregateid, type, payload::jsonb, source, NULLIF(subject, ''), time,
+                       NULLIF(dataschema, ''), extensions::jsonb
+                FROM unnest(\(rows.map(\.id))::uuid[], \(rows.map(\.aggregateType))::text[],
+                            \(rows.map(\.aggregateId))::text[], \(rows.map(\.type))::text[], \(rows.map(\.payload))::text[],
+                            \(rows.map(\.source))::text[], \(rows.map(\.subject))::text[], \(rows.map(\.time))::timestamptz[],
+                            \(rows.map(\.dataSchema))::text[], \(rows.map(\.extensions))::text[])
+                     WITH ORDINALITY AS r(id, aggregatetype, aggregateid, type, payload, source, subject, time,
+                                          dataschema, extensions, position)
+                ORDER BY position
+                RETURNING seq
+            )
+            -- Delivered at commit, folded into one per transaction; the data-modifying CTE always runs to completion.
+            SELECT pg_notify(\(MessagingSchema.outboxChannel), '') FROM (SELECT 1 FROM inserted LIMIT 1) AS any_row
             """
         )
     }

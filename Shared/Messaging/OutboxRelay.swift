@@ -17,6 +17,8 @@ import ServiceLifecycle
 /// it is logged as an error and marked `unroutable` (it is retried too, in case a binding appears). If the
 /// publisher throws (no connection, shutting down) the transaction rolls back and the relay backs off. A relay
 /// that dies after claiming loses its locks with its connection; the rows are claimed again by the next relay.
+/// The marking transaction commits with `synchronous_commit = off`: a database crash can at worst forget that
+/// rows were published, and they are published again.
 /// A relay that dies after publishing but before committing publishes those rows again: delivery is at least
 /// once, and consumers de-duplicate through the inbox.
 ///
@@ -25,8 +27,8 @@ import ServiceLifecycle
 /// `SKIP LOCKED`, so two relays hold disjoint sets of rows; a claimed row is published only if no *earlier*
 /// unpublished row of its aggregate exists outside the relay's own claim. Such an earlier row is either locked by
 /// another relay (which publishes it first) or waiting for its retry; in both cases the later row stays
-/// unclaimed until the earlier one is published. Rows behind a row in backoff are not even candidates, so they
-/// do not crowd the batch out. Two exceptions, both logged: an earlier row that was *unroutable* does not hold
+/// unpublished until the earlier one is published (a relay that held rows back looks again after 100 ms). Rows
+/// behind a row in backoff are not even candidates, so they do not crowd the batch out. Two exceptions, both logged: an earlier row that was *unroutable* does not hold
 /// back its successors (no queue received it, so there is no order to keep), and when one message of a batch is
 /// nacked or fails while a later message of its aggregate in the same batch is confirmed, the failed one is
 /// delivered later, out of order. Consumers must tolerate that anyway (DESIGN §7: order comes from the ledger).
@@ -68,6 +70,8 @@ package final class OutboxRelay: Service, Sendable {
     /// How often published rows are pruned and how many at most per statement.
     private static let pruneInterval: Duration = .seconds(60)
     private static let pruneChunk = 5000
+    /// How soon a loop looks again after it held rows back for order.
+    private static let heldBackRetry: Duration = .milliseconds(100)
     /// How often the lag gauge is refreshed.
     private static let lagInterval: Duration = .seconds(1)
 
@@ -92,7 +96,7 @@ package final class OutboxRelay: Service, Sendable {
         batchSize: Int = 500,
         pollInterval: Duration = .milliseconds(500),
         retention: Duration = .seconds(7 * 24 * 3600),
-        concurrentBatches: Int = 2,
+        concurrentBatches: Int = 3,
         logger: Logger
     ) {
         self.pool = pool
@@ -125,7 +129,7 @@ package final class OutboxRelay: Service, Sendable {
                 await withGracefulShutdownHandler {
                     await withTaskGroup(of: Void.self) { loops in
                         for index in 0..<self.concurrentBatches {
-                                        loops.addTask { await self.relayLoop(index) }
+                            loops.addTask { await self.relayLoop(index) }
                         }
                     }
                 } onGracefulShutdown: {
@@ -174,8 +178,19 @@ package final class OutboxRelay: Service, Sendable {
                     lastPrune = clock.now
                     try await prune()
                 }
+                // Rows this loop published may have held back rows of the same aggregates in sibling loops.
+                if result.confirmed > 0 {
+                    for (other, sibling) in wakes.enumerated() where other != index { sibling.signal() }
+                }
                 // A full claim that made progress: there is probably more; go on without waiting.
                 if result.locked >= batchSize, result.attempted > 0 { continue }
+                // Rows held back behind an earlier row of their aggregate that another relay is publishing: look
+                // again soon, since that relay's commit sends no notification.
+                if result.locked > result.attempted {
+                    await wake.wait(
+                        timeout: min(pollInterval, Self.heldBackRetry), ignoringSignals: false, stopping: stopping)
+                    continue
+                }
             } catch {
                 if stopping.isSet || Task.isCancelled { break }
                 errorBackoff = min(max(errorBackoff * 2, .milliseconds(200)), .seconds(5))
@@ -261,7 +276,8 @@ package final class OutboxRelay: Service, Sendable {
                     failedErrors.append("returned \(code) \(text)")
                 case .nacked:
                     nackedCounter.increment()
-                    logger.warning("outbox event was nacked by the broker; will retry", metadata: ["event.id": "\(row.event.id)"])
+                    logger.warning(
+                        "outbox event was nacked by the broker; will retry", metadata: ["event.id": "\(row.event.id)"])
                     failedUnroutable.append(false)
                     failedErrors.append("nacked")
                 case .failed(let reason):
@@ -276,7 +292,9 @@ package final class OutboxRelay: Service, Sendable {
                 failedSeqs.append(row.seq)
             }
 
-            var statements: [SQLQuery] = []
+            // Losing this commit in a database crash only means publishing these rows again, which consumers
+            // de-duplicate; so the relay does not wait for the WAL flush.
+            var statements: [SQLQuery] = ["SET LOCAL synchronous_commit = off"]
             if !confirmed.isEmpty {
                 statements.append(
                     """

@@ -118,10 +118,4 @@ package struct EventBackbone: Sendable {
             "broker": { publisher.isConnected() && consumers.allSatisfy { $0.isConnected() } },
         ]
     }
-
-    /// Loads a service's `.sql` migrations from its resource directory.
-    package static func migrations(in directory: URL?) throws -> [Migration] {
-        guard let directory else { return [] }
-        return try MigrationRunner.load(directory: directory)
-    }
 }

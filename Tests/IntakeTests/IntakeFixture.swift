@@ -88,7 +88,7 @@ enum IntakeFixture {
         evidenceStore: InMemoryEvidenceStore = InMemoryEvidenceStore(),
         _ body: @escaping @Sendable (any TestClientProtocol, DatabasePool, InMemoryEvidenceStore) async throws -> Void
     ) async throws {
-        try await withTestDatabase(service: "intake", migrations: try IntakeResources.allMigrations()) { pool in
+        try await withTestDatabase(service: "intake", migrations: try intakeResources.allMigrations()) { pool in
             let routes = SubmissionRoutes(
                 submissions: SubmissionStore(pool: pool),
                 evidenceStore: evidenceStore,

@@ -38,7 +38,7 @@ struct IntakeWiringTests {
     }
 
     private func run(prefix: String, statusQueue: String, probe: QueueSpec, admin: AMQPAdmin) async throws {
-        try await withTestDatabaseURL(service: "intake", migrations: try IntakeResources.allMigrations()) { url in
+        try await withTestDatabaseURL(service: "intake", migrations: try intakeResources.allMigrations()) { url in
             var configuration = F.configuration
             configuration.databaseURL = url
             configuration.amqpURL = try TestBroker.url()

@@ -1,3 +1,4 @@
+import ServiceSupport
 import Contracts
 import Database
 import Foundation
@@ -17,7 +18,7 @@ struct StatusProjectionTests {
 
     /// Runs `body` with a store holding one fresh submission of ``IntakeFixture/nip``.
     func withSubmission(_ body: (SubmissionStore, UUID) async throws -> Void) async throws {
-        try await withTestDatabase(service: "intake", migrations: try IntakeResources.allMigrations()) { pool in
+        try await withTestDatabase(service: "intake", migrations: try intakeResources.allMigrations()) { pool in
             let store = SubmissionStore(pool: pool)
             let draft = SubmissionDraft(activity: "bank_sampah", place: .home, activityAt: t0, quantity: 1.5)
             let evidence = [EvidenceRef(sha256: EvidenceHash.sha256(F.jpeg()), mediaType: "image/jpeg", sizeBytes: 100)]

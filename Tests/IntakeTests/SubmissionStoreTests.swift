@@ -1,3 +1,4 @@
+import ServiceSupport
 import Contracts
 import Database
 import Foundation
@@ -13,7 +14,7 @@ struct SubmissionStoreTests {
 
     @Test("concurrent creates with one key (no pre-check) yield one created and the same stored row for the rest")
     func concurrentCreates() async throws {
-        try await withTestDatabase(service: "intake", migrations: try IntakeResources.allMigrations(), poolSize: 6) {
+        try await withTestDatabase(service: "intake", migrations: try intakeResources.allMigrations(), poolSize: 6) {
             pool in
             let store = SubmissionStore(pool: pool)
             let draft = SubmissionDraft(activity: "komposting", place: .home, activityAt: Date(), quantity: 1)

@@ -3,15 +3,17 @@ import Database
 import Foundation
 import Logging
 import Messaging
-import Testing
 import TestSupport
+import Testing
 
 /// The inbox consumer against the dev PostgreSQL and RabbitMQ; each test has its own database and queues.
 @Suite struct InboxTests {
     private struct Poison: Error {}
 
     /// A handler recording each new event as one `effects` row, and throwing for subject `poison`.
-    private static func effectsHandler(log: HandlerLog) -> @Sendable ([InboundEvent], DatabaseConnection) async throws -> Void {
+    private static func effectsHandler(log: HandlerLog)
+        -> @Sendable ([InboundEvent], DatabaseConnection) async throws -> Void
+    {
         { events, connection in
             await log.add(events)
             for event in events {
@@ -45,13 +47,13 @@ import TestSupport
                 let consumer = try Self.inboxConsumer(pool: pool, topology: topology, log: log)
                 let first = try OutboxInbox.event("199001012020011001", position: 1)
                 let second = try OutboxInbox.event("199001012020011002", position: 2)
-                try await withRunningServices([publisher, consumer]) {
+                try await withServices([publisher, consumer]) {
                     // One copy at a time, each processed before the next is sent.
                     let admin = try TestBroker.admin()
                     for _ in 1...3 {
                         try await OutboxInbox.publishConfirmed(
                             publisher, [OutboxInbox.message(first, exchange: topology.eventsExchange)])
-                        let settled = try await waitUntil {
+                        let settled = try await eventually(timeout: .seconds(30)) {
                             let inbox = try await OutboxInbox.count(pool, "inbox")
                             let ready = try await admin.messageCount(queue: topology.queues[0].name)
                             return inbox == 1 && ready == 0
@@ -61,8 +63,9 @@ import TestSupport
                     }
                     // Three copies in one burst, likely one batch.
                     try await OutboxInbox.publishConfirmed(
-                        publisher, Array(repeating: OutboxInbox.message(second, exchange: topology.eventsExchange), count: 3))
-                    #expect(try await waitUntil { try await OutboxInbox.count(pool, "inbox") == 2 })
+                        publisher,
+                        Array(repeating: OutboxInbox.message(second, exchange: topology.eventsExchange), count: 3))
+                    #expect(try await eventually(timeout: .seconds(30)) { try await OutboxInbox.count(pool, "inbox") == 2 })
                     try await Task.sleep(for: .milliseconds(500))
                 }
                 #expect(try await OutboxInbox.count(pool, "effects WHERE message_id = '\(first.id)'") == 1)
@@ -86,22 +89,25 @@ import TestSupport
                 let consumers = try (0..<2).map { _ in
                     try Self.inboxConsumer(pool: pool, topology: topology, log: log, prefetch: 20, maxBatch: 7)
                 }
-                let events = try (0..<150).map { try OutboxInbox.event(String(format: "1990010120200110%02d", $0 % 40), position: $0) }
+                let events = try (0..<150).map {
+                    try OutboxInbox.event(String(format: "1990010120200110%02d", $0 % 40), position: $0)
+                }
                 var messages: [OutgoingMessage] = []
                 for event in events {
                     for _ in 0..<3 { messages.append(OutboxInbox.message(event, exchange: topology.eventsExchange)) }
                 }
-                try await withRunningServices([publisher] + consumers) {
+                try await withServices([publisher] + consumers) {
                     try await OutboxInbox.publishConfirmed(publisher, messages)
-                    #expect(try await waitUntil { try await OutboxInbox.count(pool, "inbox") == events.count })
+                    #expect(try await eventually(timeout: .seconds(30)) { try await OutboxInbox.count(pool, "inbox") == events.count })
                     #expect(
-                        try await waitUntil {
+                        try await eventually(timeout: .seconds(30)) {
                             try await TestBroker.admin().messageCount(queue: topology.queues[0].name) == 0
                         })
                     try await Task.sleep(for: .milliseconds(500))
                 }
                 #expect(try await OutboxInbox.count(pool, "effects") == events.count)
-                #expect(try await OutboxInbox.count(pool, "(SELECT DISTINCT message_id FROM effects) AS e") == events.count)
+                #expect(
+                    try await OutboxInbox.count(pool, "(SELECT DISTINCT message_id FROM effects) AS e") == events.count)
                 #expect(Set(await log.ids).count == events.count)
                 #expect(await log.ids.count == events.count, "the handler never saw a duplicate")
                 #expect(try await TestBroker.admin().messageCount(queue: topology.queues[0].name) == 0)
@@ -124,16 +130,16 @@ import TestSupport
                     ASNEnrolled(nip: "poison", name: "Poison", opd: "DLH", enrolledAt: Date(), position: "x"),
                     source: OutboxInbox.source)
                 events.insert(poison, at: 10)
-                try await withRunningServices([publisher, consumer, deadRecorder]) {
+                try await withServices([publisher, consumer, deadRecorder]) {
                     try await OutboxInbox.publishConfirmed(
                         publisher, events.map { OutboxInbox.message($0, exchange: topology.eventsExchange) })
-                    #expect(try await waitUntil { try await OutboxInbox.count(pool, "effects") == 30 })
-                    #expect(await waitUntil { await dead.count >= 1 })
+                    #expect(try await eventually(timeout: .seconds(30)) { try await OutboxInbox.count(pool, "effects") == 30 })
+                    #expect(await eventually(timeout: .seconds(30)) { await dead.count >= 1 })
                     // More events keep flowing after the poison message died.
                     let later = try OutboxInbox.event("199001012020011003", position: 99)
                     try await OutboxInbox.publishConfirmed(
                         publisher, [OutboxInbox.message(later, exchange: topology.eventsExchange)])
-                    #expect(try await waitUntil { try await OutboxInbox.count(pool, "effects") == 31 })
+                    #expect(try await eventually(timeout: .seconds(30)) { try await OutboxInbox.count(pool, "effects") == 31 })
                 }
                 let deadLetters = await dead.deliveries
                 #expect(deadLetters.map(\.properties.messageId) == [poison.id])
@@ -170,11 +176,12 @@ import TestSupport
                     exchange: topology.eventsExchange, routingKey: "asn.enrolled", body: Array("{\"nip\":\"1\"}".utf8),
                     properties: MessageProperties(contentType: "application/json", messageId: plainId))
                 let valid = try OutboxInbox.event("199001012020011002")
-                try await withRunningServices([publisher, consumer, deadRecorder]) {
+                try await withServices([publisher, consumer, deadRecorder]) {
                     try await OutboxInbox.publishConfirmed(
-                        publisher, [unknownMessage, plain, OutboxInbox.message(valid, exchange: topology.eventsExchange)])
-                    #expect(await waitUntil { await dead.count >= 2 })
-                    #expect(try await waitUntil { try await OutboxInbox.count(pool, "effects") == 1 })
+                        publisher,
+                        [unknownMessage, plain, OutboxInbox.message(valid, exchange: topology.eventsExchange)])
+                    #expect(await eventually(timeout: .seconds(30)) { await dead.count >= 2 })
+                    #expect(try await eventually(timeout: .seconds(30)) { try await OutboxInbox.count(pool, "effects") == 1 })
                     try await Task.sleep(for: .milliseconds(300))
                 }
                 #expect(Set(await dead.messageIds) == [unknown.id, plainId])
@@ -203,18 +210,23 @@ import TestSupport
                 let events = try (0..<3).map { try OutboxInbox.event("199001012020011001", position: $0) }
                 let down = try Self.inboxConsumer(pool: unreachable, topology: topology, log: log)
                 let admin = try TestBroker.admin()
-                try await withRunningServices([publisher, down]) {
+                try await withServices([publisher, down]) {
                     try await OutboxInbox.publishConfirmed(
                         publisher, events.map { OutboxInbox.message($0, exchange: topology.eventsExchange) })
                     try await Task.sleep(for: .seconds(3))
                 }
                 #expect(await log.events.isEmpty)
-                #expect(try await admin.messageCount(queue: queue.name) == events.count, "nothing was acknowledged")
+                // The broker puts the unacknowledged deliveries of the closed connection back into the queue.
+                let stillQueued = try await eventually(timeout: .seconds(10)) {
+                    try await admin.messageCount(queue: queue.name) == events.count
+                }
+                #expect(stillQueued, "nothing was acknowledged")
                 #expect(try await admin.messageCount(queue: queue.deadLetterQueueName) == 0)
 
                 let up = try Self.inboxConsumer(pool: pool, topology: topology, log: log)
-                try await withRunningServices([up]) {
-                    #expect(try await waitUntil { try await OutboxInbox.count(pool, "effects") == events.count })
+                try await withServices([up]) {
+                    let processed = try await eventually(timeout: .seconds(30)) { try await OutboxInbox.count(pool, "effects") == events.count }
+                    #expect(processed)
                 }
                 #expect(Set(await log.ids) == Set(events.map(\.id)))
             }
@@ -222,27 +234,33 @@ import TestSupport
     }
 
     /// Relay and inbox together: events committed through the outbox reach the consumer's effects exactly once.
+    /// The relay polls only every two minutes, so the events arrive in time only because `NOTIFY` wakes it.
     @Test func outboxToInboxEndToEnd() async throws {
         let topology = TestBroker.topology(queues: [("inbox", ["asn.*"])])
         try await TestBroker.withTopology(topology) {
-            try await withTestDatabase(service: "inbox-tests", migrations: OutboxInbox.migrations, poolSize: 6) { pool in
+            try await withTestDatabase(service: "inbox-tests", migrations: OutboxInbox.migrations, poolSize: 6) {
+                pool in
                 let log = HandlerLog()
                 let publisher = try OutboxInbox.publisher(topology)
                 let relay = OutboxRelay(
                     pool: pool, publisher: publisher, exchange: topology.eventsExchange,
-                    listenerConfiguration: pool.configuration, logger: OutboxInbox.logger("test.relay"))
+                    listenerConfiguration: pool.configuration, pollInterval: .seconds(120),
+                    logger: OutboxInbox.logger("test.relay"))
                 let consumer = try Self.inboxConsumer(pool: pool, topology: topology, log: log)
-                try await withRunningServices([publisher, consumer, relay]) {
+                try await withServices([publisher, consumer, relay]) {
+                    // Let the relay find the outbox empty and go to sleep first.
+                    try await Task.sleep(for: .seconds(1))
                     for batch in 0..<5 {
                         try await pool.withTransaction { connection in
                             for position in 0..<20 {
                                 try await Outbox.enqueue(
-                                    OutboxInbox.enrolled("1990010120200110\(batch)\(position % 10)", position: position),
+                                    OutboxInbox.enrolled(
+                                        "1990010120200110\(batch)\(position % 10)", position: position),
                                     source: OutboxInbox.source, in: connection)
                             }
                         }
                     }
-                    #expect(try await waitUntil { try await OutboxInbox.count(pool, "effects") == 100 })
+                    #expect(try await eventually(timeout: .seconds(30)) { try await OutboxInbox.count(pool, "effects") == 100 })
                 }
                 #expect(try await OutboxInbox.count(pool, "outbox WHERE published_at IS NULL") == 0)
                 #expect(try await OutboxInbox.count(pool, "inbox") == 100)

@@ -130,34 +130,3 @@ actor HandlerLog {
     var ids: [String] { events.map(\.event.id) }
 }
 
-/// Runs `services` while `body` runs, then cancels them and waits until they have stopped.
-func withRunningServices<Result: Sendable>(
-    _ services: [any Service],
-    _ body: () async throws -> Result
-) async throws -> Result {
-    try await withThrowingTaskGroup(of: Void.self) { group in
-        for service in services {
-            group.addTask { try await service.run() }
-        }
-        do {
-            let result = try await body()
-            group.cancelAll()
-            try await group.waitForAll()
-            return result
-        } catch {
-            group.cancelAll()
-            try? await group.waitForAll()
-            throw error
-        }
-    }
-}
-
-/// Polls `condition` every 50 ms until it holds or `timeout` passes; returns whether it held.
-func waitUntil(timeout: Duration = .seconds(30), _ condition: () async throws -> Bool) async rethrows -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if try await condition() { return true }
-        try? await Task.sleep(for: .milliseconds(50))
-    }
-    return try await condition()
-}

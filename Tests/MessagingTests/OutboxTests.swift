@@ -3,8 +3,8 @@ import Database
 import Foundation
 import Logging
 import Messaging
-import Testing
 import TestSupport
+import Testing
 
 /// The transactional outbox and its relay against the dev PostgreSQL and RabbitMQ; each test has its own
 /// database and its own exchanges and queues.
@@ -17,12 +17,14 @@ import TestSupport
             try await withTestDatabase(service: "outbox-tests", migrations: OutboxInbox.migrations) { pool in
                 await #expect(throws: Abort.self) {
                     try await pool.withTransaction { connection in
-                        try await Outbox.enqueue(OutboxInbox.enrolled("rolled-back"), source: OutboxInbox.source, in: connection)
+                        try await Outbox.enqueue(
+                            OutboxInbox.enrolled("rolled-back"), source: OutboxInbox.source, in: connection)
                         throw Abort()
                     }
                 }
                 let committed = try await pool.withTransaction { connection in
-                    try await Outbox.enqueue(OutboxInbox.enrolled("committed"), source: OutboxInbox.source, in: connection)
+                    try await Outbox.enqueue(
+                        OutboxInbox.enrolled("committed"), source: OutboxInbox.source, in: connection)
                 }
                 let received = DeliveryLog()
                 let publisher = try OutboxInbox.publisher(topology)
@@ -30,8 +32,8 @@ import TestSupport
                     pool: pool, publisher: publisher, exchange: topology.eventsExchange, listenerConfiguration: nil,
                     pollInterval: .milliseconds(100), logger: OutboxInbox.logger("test.relay"))
                 let recorder = try OutboxInbox.recorder(topology.queues[0].name, topology: topology, into: received)
-                try await withRunningServices([publisher, recorder, relay]) {
-                    #expect(await waitUntil { await received.count >= 1 })
+                try await withServices([publisher, recorder, relay]) {
+                    #expect(await eventually(timeout: .seconds(30)) { await received.count >= 1 })
                     // Give a wrongly emitted message time to show up.
                     try await Task.sleep(for: .seconds(1))
                 }
@@ -74,16 +76,16 @@ import TestSupport
                     listenerConfiguration: pool.configuration, pollInterval: .milliseconds(100),
                     logger: OutboxInbox.logger("test.relay"))
                 let recorder = try OutboxInbox.recorder(topology.queues[0].name, topology: topology, into: received)
-                try await withRunningServices([publisher, recorder, relay]) {
+                try await withServices([publisher, recorder, relay]) {
                     try await Task.sleep(for: .seconds(1))
                     #expect(await received.count == 0, "rows locked by another relay must not be published")
                     // The crashed relay's session ends; its locks go with it.
                     _ = try await pool.withConnection { connection in
                         try await connection.query("SELECT pg_terminate_backend(\(pid))")
                     }
-                    #expect(await waitUntil { await received.count >= 3 })
+                    #expect(await eventually(timeout: .seconds(30)) { await received.count >= 3 })
                     #expect(
-                        try await waitUntil {
+                        try await eventually(timeout: .seconds(30)) {
                             try await OutboxInbox.count(pool, "outbox WHERE published_at IS NOT NULL") == 3
                         })
                 }
@@ -133,9 +135,9 @@ import TestSupport
                     pool: pool, publisher: publisher, exchange: topology.eventsExchange, listenerConfiguration: nil,
                     pollInterval: .milliseconds(100), logger: OutboxInbox.logger("test.relay", level: .critical))
                 let recorder = try OutboxInbox.recorder(topology.queues[0].name, topology: topology, into: received)
-                try await withRunningServices([publisher, recorder, relay]) {
-                    #expect(await waitUntil { await received.count >= 1 })
-                    let retried = try await waitUntil {
+                try await withServices([publisher, recorder, relay]) {
+                    #expect(await eventually(timeout: .seconds(30)) { await received.count >= 1 })
+                    let retried = try await eventually(timeout: .seconds(30)) {
                         try await OutboxInbox.count(pool, "outbox WHERE attempts >= 2") == 1
                     }
                     #expect(retried, "the unroutable row is retried")
@@ -174,7 +176,7 @@ import TestSupport
                         pollInterval: .milliseconds(20), logger: OutboxInbox.logger("test.relay.\(index)"))
                 }
                 let recorder = try OutboxInbox.recorder(topology.queues[0].name, topology: topology, into: received)
-                try await withRunningServices(publishers + [recorder] + relays) {
+                try await withServices(publishers + [recorder] + relays) {
                     // Each transaction enqueues one event of every aggregate, in a shuffled order.
                     for position in 0..<perAggregate {
                         try await pool.withTransaction { connection in
@@ -183,7 +185,10 @@ import TestSupport
                         }
                         if position % 8 == 0 { try await Task.sleep(for: .milliseconds(30)) }
                     }
-                    #expect(await waitUntil(timeout: .seconds(60)) { await received.count >= aggregates.count * perAggregate })
+                    #expect(
+                        await eventually(timeout: .seconds(60)) {
+                            await received.count >= aggregates.count * perAggregate
+                        })
                     try await Task.sleep(for: .milliseconds(500))
                 }
                 let deliveries = await received.deliveries
@@ -232,8 +237,9 @@ import TestSupport
                     pool: pool, publisher: publisher, exchange: topology.eventsExchange, listenerConfiguration: nil,
                     pollInterval: .milliseconds(100), retention: .seconds(7 * 24 * 3600),
                     logger: OutboxInbox.logger("test.relay"))
-                try await withRunningServices([publisher, relay]) {
-                    #expect(try await waitUntil { try await OutboxInbox.count(pool, "outbox") == 2 })
+                try await withServices([publisher, relay]) {
+                    let pruned = try await eventually(timeout: .seconds(30)) { try await OutboxInbox.count(pool, "outbox") == 2 }
+                    #expect(pruned)
                 }
                 let remaining = try await pool.withConnection { connection in
                     try await connection.query("SELECT id FROM outbox ORDER BY seq").map {

@@ -56,7 +56,7 @@ enum ScoringFixture {
 
     /// Runs `body` on a fresh database with the scoring schema.
     static func withDatabase<T: Sendable>(_ body: (DatabasePool) async throws -> T) async throws -> T {
-        try await withTestDatabase(service: "scoring", migrations: MessagingSchema.migrations + scoringMigrations()) {
+        try await withTestDatabase(service: "scoring", migrations: scoringResources.allMigrations()) {
             pool in try await body(pool)
         }
     }

@@ -41,17 +41,30 @@ package enum DevEnvironment {
         return nil
     }
 
-    /// Runs `script` with `/bin/sh -c`; returns standard output, throws on a non-zero exit.
+    /// Runs `script` with `/bin/bash -c`; returns standard output, throws on a non-zero exit.
+    ///
+    /// - Parameter capture: `false` sends standard output to /dev/null — for scripts that start daemons, which
+    ///   would otherwise inherit the pipe and keep it open forever.
     @discardableResult
-    package static func shell(_ script: String) throws -> String {
+    package static func shell(_ script: String, environment: [String: String]? = nil, capture: Bool = true) throws
+        -> String
+    {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.executableURL = URL(fileURLWithPath: "/bin/bash")  // bash: dash cannot redirect descriptors > 9
         process.arguments = ["-c", script]
-        let output = Pipe()
-        process.standardOutput = output
+        if let environment { process.environment = environment }
         process.standardError = FileHandle.nullDevice
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
+        let data: Data
+        if capture {
+            let output = Pipe()
+            process.standardOutput = output
+            try process.run()
+            data = output.fileHandleForReading.readDataToEndOfFile()
+        } else {
+            process.standardOutput = FileHandle.nullDevice
+            try process.run()
+            data = Data()
+        }
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
             throw DevEnvironmentError(message: "shell command failed with status \(process.terminationStatus)")

@@ -11,7 +11,7 @@ import Messaging
 package enum TestBroker {
     /// The test virtual host's URL.
     package static func url() throws -> String {
-        try setting("AMQP_URL_TEST")
+        try DevEnvironment.value("AMQP_URL_TEST")
     }
 
     /// A configuration for the test virtual host; `name` becomes the connection's client-provided name.
@@ -75,56 +75,9 @@ package enum TestBroker {
 
     /// Runs the dev node's `rabbitmqctl` (the `RABBITMQCTL` command line) with `arguments`; returns its output.
     package static func rabbitmqctl(_ arguments: String...) throws -> String {
-        let command = try setting("RABBITMQCTL")
+        let command = try DevEnvironment.value("RABBITMQCTL")
         let quoted = arguments.map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }
-        return try shell("\(command) \(quoted.joined(separator: " "))")
-    }
-
-    /// Reads `name` from the environment or from `.run/env`.
-    static func setting(_ name: String) throws -> String {
-        if let value = ProcessInfo.processInfo.environment[name], !value.isEmpty { return value }
-        for start in [FileManager.default.currentDirectoryPath, URL(fileURLWithPath: #filePath).deletingLastPathComponent().path] {
-            var directory = URL(fileURLWithPath: start).standardizedFileURL
-            while true {
-                let env = directory.appendingPathComponent(".run/env")
-                if FileManager.default.fileExists(atPath: env.path) {
-                    // The file is shell syntax (export lines with quotes): let the shell parse it.
-                    let value = try shell(". '\(env.path)' && printf '%s' \"$\(name)\"")
-                    if !value.isEmpty { return value }
-                }
-                let parent = directory.deletingLastPathComponent()
-                if parent.path == directory.path { break }
-                directory = parent
-            }
-        }
-        throw MessagingError(.notConnected, "\(name) is not set and no .run/env defines it: run deploy/dev up")
-    }
-
-    /// Runs `script` with `/bin/bash -c`; returns standard output, throws on a non-zero exit.
-    @discardableResult
-    static func shell(_ script: String, environment: [String: String]? = nil, capture: Bool = true) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")  // bash: dash cannot redirect descriptors > 9
-        process.arguments = ["-c", script]
-        if let environment { process.environment = environment }
-        process.standardError = FileHandle.nullDevice
-        let data: Data
-        if capture {
-            let output = Pipe()
-            process.standardOutput = output
-            try process.run()
-            data = output.fileHandleForReading.readDataToEndOfFile()
-        } else {
-            // A daemon started by the script could inherit the pipe and keep it open forever.
-            process.standardOutput = FileHandle.nullDevice
-            try process.run()
-            data = Data()
-        }
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw MessagingError(.protocolError, "shell command failed with status \(process.terminationStatus)")
-        }
-        return String(decoding: data, as: UTF8.self)
+        return try DevEnvironment.shell("\(command) \(quoted.joined(separator: " "))")
     }
 }
 
@@ -154,7 +107,7 @@ package final class ThrowawayBroker: Sendable {
 
     /// Starts the node (on the same data directory if it ran before) and waits until it accepts AMQP logins.
     package func start(timeout: Duration = .seconds(60)) async throws {
-        try TestBroker.shell(
+        try DevEnvironment.shell(
             """
             mkdir -p '\(directory)' && echo '[].' > '\(directory)/enabled_plugins' && : > '\(directory)/rabbitmq.conf' \
             && { [ "$(id -u)" != 0 ] || chown -R rabbitmq:rabbitmq '\(directory)'; }
@@ -171,7 +124,7 @@ package final class ThrowawayBroker: Sendable {
             "RABBITMQ_CONF_ENV_FILE": "\(directory)/rabbitmq-env.conf",
         ]
         environment.merge(settings) { $1 }
-        try TestBroker.shell(
+        try DevEnvironment.shell(
             // Close every inherited descriptor above 2 first: Foundation's Process notices the shell's exit
             // through a descriptor the daemon would otherwise keep open.
             """

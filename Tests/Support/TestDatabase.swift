@@ -9,25 +9,7 @@ import Logging
 package enum TestDatabase {
     /// The superuser URL (database `postgres`) tests create their databases with.
     package static func adminURL() throws -> String {
-        if let url = ProcessInfo.processInfo.environment["DATABASE_URL_ADMIN"], !url.isEmpty { return url }
-        let starts = [
-            URL(fileURLWithPath: FileManager.default.currentDirectoryPath),
-            URL(fileURLWithPath: #filePath).deletingLastPathComponent(),
-        ]
-        for start in starts {
-            var directory = start.standardizedFileURL
-            while true {
-                let env = directory.appendingPathComponent(".run/env")
-                if let text = try? String(contentsOf: env, encoding: .utf8), let url = value(of: "DATABASE_URL_ADMIN", in: text) {
-                    return url
-                }
-                let parent = directory.deletingLastPathComponent()
-                if parent.path == directory.path { break }
-                directory = parent
-            }
-        }
-        throw DatabaseError(
-            .connectionFailed, message: "DATABASE_URL_ADMIN is not set and no .run/env was found: run deploy/dev up")
+        try DevEnvironment.value("DATABASE_URL_ADMIN")
     }
 
     /// The URL of database `name` on the same server as `url` (same user and options).
@@ -35,23 +17,6 @@ package enum TestDatabase {
         guard var components = URLComponents(string: url) else { return url }
         components.path = "/" + name
         return components.string ?? url
-    }
-
-    /// Reads `KEY=value`, `KEY='value'` or `KEY="value"` from shell-style `export` lines.
-    static func value(of key: String, in text: String) -> String? {
-        for line in text.split(separator: "\n") where !line.hasPrefix("#") {
-            var rest = Substring(line)
-            while let range = rest.range(of: key + "=") {
-                let before = rest[..<range.lowerBound].last
-                rest = rest[range.upperBound...]
-                guard before == nil || before == " " || before == "\t" else { continue }
-                if let quote = rest.first, quote == "'" || quote == "\"" {
-                    return String(rest.dropFirst().prefix { $0 != quote })
-                }
-                return String(rest.prefix { !$0.isWhitespace })
-            }
-        }
-        return nil
     }
 
     /// Creates templates once per process and migration set; serialises the `CREATE DATABASE … TEMPLATE` clones.
