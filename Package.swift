@@ -19,7 +19,9 @@ let crypto = Target.Dependency.product(name: "Crypto", package: "swift-crypto")
 func service(_ name: String, extra: [Target.Dependency] = [], pages: Bool = false) -> Target {
     .executableTarget(
         name: name,
-        dependencies: ["ServiceSupport", "Database", "Messaging", "Contracts", hummingbird, httpTypes, lifecycle, logging]
+        dependencies: [
+            "ServiceSupport", "Database", "Messaging", "Contracts", hummingbird, httpTypes, lifecycle, logging,
+        ]
             + extra,
         path: "Services/\(name)",
         resources: [.copy("Migrations"), .copy("openapi.yaml")] + (pages ? [.copy("Public")] : []),

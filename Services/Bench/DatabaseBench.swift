@@ -28,7 +28,8 @@ package func runDatabaseBench(arguments: [String]) async throws {
     let adminURL = try DatabaseBench.adminURL()
     let database = "asnreward_bench_\(ProcessInfo.processInfo.processIdentifier)"
     let url = DatabaseBench.url(adminURL, database: database)
-    let admin = try await DatabaseConnection.connect(configuration: DatabaseConfiguration(url: adminURL), logger: logger)
+    let admin = try await DatabaseConnection.connect(
+        configuration: DatabaseConfiguration(url: adminURL), logger: logger)
     try await admin.execute(unsafeSQL: "DROP DATABASE IF EXISTS \(database) WITH (FORCE)")
     try await admin.execute(unsafeSQL: "CREATE DATABASE \(database)")
     do {
@@ -54,9 +55,12 @@ struct DatabaseBench {
         self.url = url
         self.seconds = seconds
         self.batch = batch
-        self.connection = try await DatabaseConnection.connect(configuration: DatabaseConfiguration(url: url), logger: logger)
+        self.connection = try await DatabaseConnection.connect(
+            configuration: DatabaseConfiguration(url: url), logger: logger)
         try await connection.execute(
-            unsafeSQL: "CREATE TABLE bench_rows (id int8 NOT NULL, name text NOT NULL, amount numeric(12,2), created_at timestamptz)")
+            unsafeSQL:
+                "CREATE TABLE bench_rows (id int8 NOT NULL, name text NOT NULL, amount numeric(12,2), created_at timestamptz)"
+        )
     }
 
     /// One row of the printed table.
@@ -72,33 +76,48 @@ struct DatabaseBench {
         var lines: [Line] = []
 
         let single = try await measureSingleInserts()
-        let pgbenchSingle = try? await pgbench(script: singleScript(), protocol: "extended", transactions: Int(single) * seconds)
-        lines.append(Line(path: "(a) INSERT, autocommit", ours: single, reference: pgbenchSingle, referenceName: "pgbench -M extended"))
+        let pgbenchSingle = try? await pgbench(
+            script: singleScript(), protocol: "extended", transactions: Int(single) * seconds)
+        lines.append(
+            Line(
+                path: "(a) INSERT, autocommit", ours: single, reference: pgbenchSingle,
+                referenceName: "pgbench -M extended"))
 
         let pipelined = try await measurePipeline(explicitTransaction: false)
         let pipelineTransactions = max(2, Int(pipelined) * seconds / batch)
-        let pgbenchPipeline = (try? await pgbench(
-            script: pipelineScript(), protocol: "extended", transactions: pipelineTransactions)).map { $0 * Double(batch) }
-        lines.append(Line(
-            path: "(b) pipeline, \(batch)/sync", ours: pipelined, reference: pgbenchPipeline,
-            referenceName: "pgbench \\startpipeline"))
+        let pgbenchPipeline =
+            (try? await pgbench(
+                script: pipelineScript(), protocol: "extended", transactions: pipelineTransactions)).map {
+                $0 * Double(batch)
+            }
+        lines.append(
+            Line(
+                path: "(b) pipeline, \(batch)/sync", ours: pipelined, reference: pgbenchPipeline,
+                referenceName: "pgbench \\startpipeline"))
         let pipelinedLiteral = try await measurePipeline(explicitTransaction: false, sameSQLAsPgbench: true)
-        lines.append(Line(
-            path: "(b) pipeline, pgbench's SQL", ours: pipelinedLiteral, reference: pgbenchPipeline,
-            referenceName: "pgbench \\startpipeline"))
+        lines.append(
+            Line(
+                path: "(b) pipeline, pgbench's SQL", ours: pipelinedLiteral, reference: pgbenchPipeline,
+                referenceName: "pgbench \\startpipeline"))
         let pipelinedTx = try await measurePipeline(explicitTransaction: true)
-        lines.append(Line(
-            path: "(b') BEGIN+pipeline+COMMIT", ours: pipelinedTx, reference: pgbenchPipeline,
-            referenceName: "pgbench \\startpipeline"))
-        let pgbenchPrepared = (try? await pgbench(
-            script: pipelineScript(), protocol: "prepared", transactions: pipelineTransactions)).map { $0 * Double(batch) }
-        lines.append(Line(
-            path: "(b) vs prepared statements", ours: pipelined, reference: pgbenchPrepared,
-            referenceName: "pgbench -M prepared"))
+        lines.append(
+            Line(
+                path: "(b') BEGIN+pipeline+COMMIT", ours: pipelinedTx, reference: pgbenchPipeline,
+                referenceName: "pgbench \\startpipeline"))
+        let pgbenchPrepared =
+            (try? await pgbench(
+                script: pipelineScript(), protocol: "prepared", transactions: pipelineTransactions)).map {
+                $0 * Double(batch)
+            }
+        lines.append(
+            Line(
+                path: "(b) vs prepared statements", ours: pipelined, reference: pgbenchPrepared,
+                referenceName: "pgbench -M prepared"))
 
         let copied = try await measureCopy()
         let psqlCopy = try? await psqlCopy(rows: 1_000_000)
-        lines.append(Line(path: "(c) COPY binary", ours: copied, reference: psqlCopy, referenceName: "psql \\copy (text)"))
+        lines.append(
+            Line(path: "(c) COPY binary", ours: copied, reference: psqlCopy, referenceName: "psql \\copy (text)"))
 
         func format(_ value: Double?) -> String {
             guard let value else { return "n/a" }
@@ -107,10 +126,13 @@ struct DatabaseBench {
         func pad(_ text: String, _ width: Int) -> String {
             text.count >= width ? text : text + String(repeating: " ", count: width - text.count)
         }
-        print(pad("path", 30) + pad("asnreward rows/s", 18) + pad("reference rows/s", 18) + pad("ratio", 8) + "reference")
+        print(
+            pad("path", 30) + pad("asnreward rows/s", 18) + pad("reference rows/s", 18) + pad("ratio", 8) + "reference")
         for line in lines {
             let ratio = line.reference.map { String(format: "%.0f%%", line.ours / $0 * 100) } ?? "n/a"
-            print(pad(line.path, 30) + pad(format(line.ours), 18) + pad(format(line.reference), 18) + pad(ratio, 8) + line.referenceName)
+            print(
+                pad(line.path, 30) + pad(format(line.ours), 18) + pad(format(line.reference), 18) + pad(ratio, 8)
+                    + line.referenceName)
         }
     }
 
@@ -158,7 +180,8 @@ struct DatabaseBench {
         while clock.now < deadline {
             let now = Date()
             let chunk: [[(any PostgresEncodable)?]] = (rows..<rows + 10_000).map { [$0, "bench row", amount, now] }
-            rows += try await connection.copyIn(table: "bench_rows", columns: ["id", "name", "amount", "created_at"], rows: chunk)
+            rows += try await connection.copyIn(
+                table: "bench_rows", columns: ["id", "name", "amount", "created_at"], rows: chunk)
         }
         return Double(rows) / (clock.now - start).seconds
     }
@@ -185,7 +208,8 @@ struct DatabaseBench {
         try script.write(to: file, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: file) }
         let executable = ProcessInfo.processInfo.environment["PGBENCH"] ?? "/usr/lib/postgresql/15/bin/pgbench"
-        let output = try await run(executable, ["-n", "-M", mode, "-f", file.path, "-t", "\(max(1, transactions))", "-c", "1"])
+        let output = try await run(
+            executable, ["-n", "-M", mode, "-f", file.path, "-t", "\(max(1, transactions))", "-c", "1"])
         guard let line = output.split(separator: "\n").first(where: { $0.hasPrefix("tps = ") }),
             let value = Double(line.dropFirst(6).prefix { $0 != " " })
         else {
@@ -204,7 +228,12 @@ struct DatabaseBench {
         defer { try? FileManager.default.removeItem(at: file) }
         let executable = ProcessInfo.processInfo.environment["PSQL"] ?? "/usr/lib/postgresql/15/bin/psql"
         let start = clock.now
-        _ = try await run(executable, ["-q", "-v", "ON_ERROR_STOP=1", "-c", "\\copy bench_rows (id, name, amount, created_at) FROM '\(file.path)'"])
+        _ = try await run(
+            executable,
+            [
+                "-q", "-v", "ON_ERROR_STOP=1", "-c",
+                "\\copy bench_rows (id, name, amount, created_at) FROM '\(file.path)'",
+            ])
         return Double(rows) / (clock.now - start).seconds
     }
 

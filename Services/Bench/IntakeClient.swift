@@ -3,7 +3,7 @@ import Foundation
 import TestSupport
 
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 /// Posts submissions to intake over HTTP, as the ASN upload page does (multipart: `submission` JSON + `evidence`).
@@ -26,7 +26,9 @@ struct IntakeClient: Sendable {
             "activity": activity, "place": place, "activityAt": RFC3339.format(activityAt), "quantity": quantity,
         ]
         if let note { fields["note"] = note }
-        form.add(name: "submission", contentType: "application/json", data: Array(try JSONSerialization.data(withJSONObject: fields)))
+        form.add(
+            name: "submission", contentType: "application/json",
+            data: Array(try JSONSerialization.data(withJSONObject: fields)))
         form.add(name: "evidence", filename: "foto.png", contentType: "image/png", data: photo)
         var request = URLRequest(url: baseURL.appendingPathComponent("v1/submissions"))
         request.httpMethod = "POST"

@@ -55,9 +55,11 @@ extension DatabaseConnection {
         for (index, statement) in statements.enumerated() {
             let previous = index > 0 ? statements[index - 1] : nil
             let next = index + 1 < statements.count ? statements[index + 1] : nil
-            let continuesRun = previous.map { $0.sql == statement.sql && $0.binds.types == statement.binds.types } ?? false
+            let continuesRun =
+                previous.map { $0.sql == statement.sql && $0.binds.types == statement.binds.types } ?? false
             let startsRun =
-                !continuesRun && (next.map { $0.sql == statement.sql && $0.binds.types == statement.binds.types } ?? false)
+                !continuesRun
+                && (next.map { $0.sql == statement.sql && $0.binds.types == statement.binds.types } ?? false)
             var accepted: Int32 = 1
             if startsRun {
                 accepted = statement.binds.types.withUnsafeBufferPointer { types in

@@ -20,7 +20,8 @@ package final class DatabaseListener: Service, Sendable {
         self.configuration = configuration
         self.channel = channel
         self.logger = logger
-        (notifications, continuation) = AsyncStream.makeStream(of: String.self, bufferingPolicy: .bufferingNewest(10_000))
+        (notifications, continuation) = AsyncStream.makeStream(
+            of: String.self, bufferingPolicy: .bufferingNewest(10_000))
     }
 
     /// Listens until graceful shutdown or cancellation, then finishes `notifications`.
@@ -48,7 +49,8 @@ package final class DatabaseListener: Service, Sendable {
             } catch {
                 if !Task.isCancelled {
                     logger.warning(
-                        "notification listener lost its connection", metadata: ["channel": "\(channel)", "error": "\(error)"])
+                        "notification listener lost its connection",
+                        metadata: ["channel": "\(channel)", "error": "\(error)"])
                 }
             }
             await connection?.close()

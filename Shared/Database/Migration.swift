@@ -87,12 +87,14 @@ package struct MigrationRunner: Sendable {
             // Another service created the table at the same moment.
         }
         var applied: [String: String] = [:]
-        for row in try await connection.query("SELECT name, checksum FROM schema_migrations WHERE service = \(service)") {
+        for row in try await connection.query("SELECT name, checksum FROM schema_migrations WHERE service = \(service)")
+        {
             applied[try row.decode("name")] = try row.decode("checksum", as: String.self)
         }
         var checksums: [String] = []
         for migration in migrations {
-            let row = try await connection.query("SELECT encode(sha256(convert_to(\(migration.sql), 'UTF8')), 'hex') AS sum")
+            let row = try await connection.query(
+                "SELECT encode(sha256(convert_to(\(migration.sql), 'UTF8')), 'hex') AS sum")
             checksums.append(try row[0].decode("sum"))
         }
         for (migration, checksum) in zip(migrations, checksums) {
@@ -106,7 +108,8 @@ package struct MigrationRunner: Sendable {
             do {
                 try await connection.execute(unsafeSQL: migration.sql)
                 try await connection.query(
-                    "INSERT INTO schema_migrations (service, name, checksum) VALUES (\(service), \(migration.name), \(checksum))")
+                    "INSERT INTO schema_migrations (service, name, checksum) VALUES (\(service), \(migration.name), \(checksum))"
+                )
                 try await connection.execute(unsafeSQL: "COMMIT")
             } catch {
                 _ = try? await connection.executeUncancellable("ROLLBACK")

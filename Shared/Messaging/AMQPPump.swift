@@ -81,7 +81,11 @@ final class AMQPPump<Command>: @unchecked Sendable {
 
     /// Starts the pump and watchdog threads with `driver`; later calls do nothing.
     func start(driver: some AMQPPumpDriver<Command>) {
-        guard started.withLock({ started in defer { started = true }; return !started }) else { return }
+        guard
+            started.withLock({ started in
+                defer { started = true }; return !started
+            })
+        else { return }
         let handOver = HandOver(value: driver)
         let pump = Thread { [self] in self.runLoop(handOver.value) }
         pump.name = "amqp \(configuration.connectionName)"
@@ -146,7 +150,9 @@ final class AMQPPump<Command>: @unchecked Sendable {
         limit: Duration,
         _ body: () throws(MessagingError) -> Result
     ) throws(MessagingError) -> Result {
-        watch.withLock { $0.since = monotonicNanos(); $0.limit = limit.nanoseconds; $0.what = what }
+        watch.withLock {
+            $0.since = monotonicNanos(); $0.limit = limit.nanoseconds; $0.what = what
+        }
         defer { watch.withLock { $0.since = 0 } }
         return try body()
     }

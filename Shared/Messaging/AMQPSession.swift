@@ -332,7 +332,8 @@ final class AMQPSession {
         }
         if !source.headers.isEmpty {
             flags |= PropertyFlag.headers
-            properties.headers = arena.table(source.headers.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })
+            properties.headers = arena.table(
+                source.headers.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })
         }
         properties._flags = flags
         return message.body.withUnsafeBytes { body in
@@ -406,7 +407,8 @@ final class AMQPSession {
         case AMQP_FRAME_HEADER:
             guard var content = pendingContent, frame.channel == Self.channel else { return nil }
             if let decoded = frame.payload.properties.decoded {
-                content.properties = Self.properties(decoded.assumingMemoryBound(to: amqp_basic_properties_t.self).pointee)
+                content.properties = Self.properties(
+                    decoded.assumingMemoryBound(to: amqp_basic_properties_t.self).pointee)
             }
             content.bodySize = Int(frame.payload.properties.body_size)
             content.body.reserveCapacity(content.bodySize)

@@ -192,7 +192,8 @@ extension amqp_field_value_t {
         case "D":
             String(Double(value.decimal.value) / pow(10, Double(value.decimal.decimals)))
         case "F":
-            "{" + value.table.stringEntries.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }
+            "{"
+                + value.table.stringEntries.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }
                 .joined(separator: ", ") + "}"
         case "A":
             "["

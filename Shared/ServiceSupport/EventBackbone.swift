@@ -71,7 +71,8 @@ package struct EventBackbone: Sendable {
         self.pool = pool
         let exchanges = Topology(eventsExchange: configuration.eventsExchange, queues: [])
         publisher = Publisher(
-            configuration: try AMQPConfiguration(url: configuration.amqpURL, connectionName: "\(service.rawValue)-publisher"),
+            configuration: try AMQPConfiguration(
+                url: configuration.amqpURL, connectionName: "\(service.rawValue)-publisher"),
             topology: exchanges,
             logger: logger
         )

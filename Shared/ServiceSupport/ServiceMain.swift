@@ -16,7 +16,8 @@ package enum ServiceMain {
             configuration = try ServiceConfiguration.fromEnvironment(serviceName: serviceName)
         } catch {
             // Configuration errors name the key, never its value.
-            FileHandle.standardError.write(Data("\(serviceName): konfigurasi tidak valid (invalid configuration): \(error)\n".utf8))
+            FileHandle.standardError.write(
+                Data("\(serviceName): konfigurasi tidak valid (invalid configuration): \(error)\n".utf8))
             exit(2)
         }
         Observability.bootstrap(configuration: configuration)

@@ -1,21 +1,26 @@
 import Database
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// Pipeline mode and COPY, including what happens when something in the batch fails.
 @Suite struct BatchTests {
-    static let schema = "CREATE TABLE items (id int8 PRIMARY KEY, name text NOT NULL, amount numeric, at timestamptz, raw bytea, small int4)"
+    static let schema =
+        "CREATE TABLE items (id int8 PRIMARY KEY, name text NOT NULL, amount numeric, at timestamptz, raw bytea, small int4)"
 
     func itemCount(_ pool: DatabasePool) async throws -> Int {
-        try await pool.withConnection { try await $0.query("SELECT count(*) AS n FROM items")[0].decode("n", as: Int.self) }
+        try await pool.withConnection {
+            try await $0.query("SELECT count(*) AS n FROM items")[0].decode("n", as: Int.self)
+        }
     }
 
     @Test func pipelineReturnsOneResultPerQueryInOrder() async throws {
         try await withTestDatabase { pool in
             try await pool.withConnection { connection in
                 try await connection.execute(unsafeSQL: Self.schema)
-                var queries: [SQLQuery] = (0..<500).map { "INSERT INTO items (id, name) VALUES (\($0), \("item \($0) ✓"))" }
+                var queries: [SQLQuery] = (0..<500).map {
+                    "INSERT INTO items (id, name) VALUES (\($0), \("item \($0) ✓"))"
+                }
                 queries.append("SELECT count(*) AS n, max(name) AS m FROM items")
                 let results = try await connection.pipeline(queries)
                 #expect(results.count == 501)
@@ -54,7 +59,8 @@ import TestSupport
         try await withTestDatabase { pool in
             try await pool.withConnection { connection in
                 let mixed: [SQLQuery] = [
-                    "SELECT \(1) AS v", "SELECT \(2) AS v", "SELECT \("three") AS v", "SELECT \(4) AS v", "SELECT \(5) AS v",
+                    "SELECT \(1) AS v", "SELECT \(2) AS v", "SELECT \("three") AS v", "SELECT \(4) AS v",
+                    "SELECT \(5) AS v",
                 ]
                 let results = try await connection.pipeline(mixed)
                 #expect(try results[0][0].decode("v", as: Int.self) == 1)
@@ -76,7 +82,8 @@ import TestSupport
             let error = await #expect(throws: DatabaseError.self) {
                 try await pool.withTransaction { connection in
                     try await connection.query("INSERT INTO items (id, name) VALUES (\(100), \("before"))")
-                    try await connection.pipeline((0..<50).map { "INSERT INTO items (id, name) VALUES (\($0), \("x"))" })
+                    try await connection.pipeline(
+                        (0..<50).map { "INSERT INTO items (id, name) VALUES (\($0), \("x"))" })
                     try await connection.pipeline([
                         "INSERT INTO items (id, name) VALUES (\(200), \("ok"))",
                         "INSERT INTO items (id, name) VALUES (\(201), \(nil as String?))",  // NOT NULL
@@ -101,12 +108,15 @@ import TestSupport
                     let raw = Data([0, UInt8(n % 256), 0])
                     rows.append([n, "name \(n) — żółw", amount, at, raw, Int32(-n)])
                 }
-                let copied = try await connection.copyIn(table: "items", columns: ["id", "name", "amount", "at", "raw", "small"], rows: rows)
+                let copied = try await connection.copyIn(
+                    table: "items", columns: ["id", "name", "amount", "at", "raw", "small"], rows: rows)
                 #expect(copied == 20_000)
                 let row = try await connection.query("SELECT * FROM items WHERE id = \(12_345)")[0]
                 #expect(try row.decode("name", as: String.self) == "name 12345 — żółw")
                 #expect(try row.decode("amount", as: Decimal.self) == Decimal(string: "123.45"))
-                #expect(abs(try row.decode("at", as: Date.self).timeIntervalSince(base.addingTimeInterval(12_345))) < 0.000_001)
+                #expect(
+                    abs(try row.decode("at", as: Date.self).timeIntervalSince(base.addingTimeInterval(12_345)))
+                        < 0.000_001)
                 #expect(try row.decode("raw", as: Data.self) == Data([0, UInt8(12_345 % 256), 0]))
                 #expect(try row.decode("small", as: Int32.self) == -12_345)
                 let nulls = try await connection.query("SELECT count(*) AS n FROM items WHERE amount IS NULL")[0]

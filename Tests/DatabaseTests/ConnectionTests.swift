@@ -1,8 +1,8 @@
 import Database
 import Foundation
 import Logging
-import Testing
 import TestSupport
+import Testing
 
 /// Errors, timeouts and cancellation of single connections.
 @Suite struct ConnectionTests {
@@ -22,7 +22,8 @@ import TestSupport
                 #expect(!description.contains(secret))
                 #expect(!description.contains("INSERT"))
                 // The connection is still usable after an error.
-                #expect(try await connection.query("SELECT count(*) AS n FROM people")[0].decode("n", as: Int.self) == 1)
+                #expect(
+                    try await connection.query("SELECT count(*) AS n FROM people")[0].decode("n", as: Int.self) == 1)
             }
         }
     }
@@ -30,13 +31,18 @@ import TestSupport
     @Test func foreignKeyViolationAndOtherFailures() async throws {
         try await withTestDatabase { pool in
             try await pool.withConnection { connection in
-                try await connection.execute(unsafeSQL: """
-                    CREATE TABLE parent (id int8 PRIMARY KEY);
-                    CREATE TABLE child (parent int8 REFERENCES parent (id));
-                    """)
-                let error = await #expect(throws: DatabaseError.self) { try await connection.query("INSERT INTO child VALUES (\(99))") }
+                try await connection.execute(
+                    unsafeSQL: """
+                        CREATE TABLE parent (id int8 PRIMARY KEY);
+                        CREATE TABLE child (parent int8 REFERENCES parent (id));
+                        """)
+                let error = await #expect(throws: DatabaseError.self) {
+                    try await connection.query("INSERT INTO child VALUES (\(99))")
+                }
                 #expect(error?.code == .foreignKeyViolation)
-                let syntax = await #expect(throws: DatabaseError.self) { try await connection.query("SELEC 1 FROM secret_table_name") }
+                let syntax = await #expect(throws: DatabaseError.self) {
+                    try await connection.query("SELEC 1 FROM secret_table_name")
+                }
                 #expect(syntax?.code == .queryFailed)
                 #expect(syntax?.sqlState == "42601")
                 #expect(!(syntax?.description.contains("secret_table_name") ?? true))
@@ -50,7 +56,8 @@ import TestSupport
         components.password = "Wrong-Passw0rd-XYZ"
         let url = try #require(components.string)
         let error = await #expect(throws: DatabaseError.self) {
-            _ = try await DatabaseConnection.connect(configuration: DatabaseConfiguration(url: url), logger: Logger(label: "test"))
+            _ = try await DatabaseConnection.connect(
+                configuration: DatabaseConfiguration(url: url), logger: Logger(label: "test"))
         }
         #expect(error?.code == .connectionFailed)
         let description = error?.description ?? ""
@@ -61,7 +68,8 @@ import TestSupport
 
         let unreachable = await #expect(throws: DatabaseError.self) {
             _ = try await DatabaseConnection.connect(
-                configuration: DatabaseConfiguration(url: "postgres://u:Another-Secret-99@127.0.0.1:1/x"), logger: Logger(label: "test"))
+                configuration: DatabaseConfiguration(url: "postgres://u:Another-Secret-99@127.0.0.1:1/x"),
+                logger: Logger(label: "test"))
         }
         #expect(unreachable?.code == .connectionFailed)
         #expect(!(unreachable?.description.contains("Another-Secret-99") ?? true))
@@ -70,7 +78,8 @@ import TestSupport
     @Test func statementTimeoutStopsALongQuery() async throws {
         try await withTestDatabaseURL { url in
             let connection = try await DatabaseConnection.connect(
-                configuration: DatabaseConfiguration(url: url, statementTimeout: .milliseconds(300)), logger: Logger(label: "test"))
+                configuration: DatabaseConfiguration(url: url, statementTimeout: .milliseconds(300)),
+                logger: Logger(label: "test"))
             let clock = ContinuousClock()
             let start = clock.now
             let error = await #expect(throws: DatabaseError.self) { try await connection.query("SELECT pg_sleep(10)") }
@@ -96,8 +105,10 @@ import TestSupport
             if case .failure(let error as DatabaseError) = result { #expect(error.code == .cancelled) }
             // The server is no longer running it, and the pool still works.
             let running = try await pool.withConnection {
-                try await $0.query("SELECT count(*) AS n FROM pg_stat_activity WHERE query LIKE '%marker-sleep%' AND state = 'active' AND pid <> pg_backend_pid()")[0]
-                    .decode("n", as: Int.self)
+                try await $0.query(
+                    "SELECT count(*) AS n FROM pg_stat_activity WHERE query LIKE '%marker-sleep%' AND state = 'active' AND pid <> pg_backend_pid()"
+                )[0]
+                .decode("n", as: Int.self)
             }
             #expect(running == 0)
             #expect(await pool.ping())
@@ -121,7 +132,8 @@ import TestSupport
     @Test func multiStatementExecuteAndEmptyResults() async throws {
         try await withTestDatabase { pool in
             try await pool.withConnection { connection in
-                try await connection.execute(unsafeSQL: "CREATE TABLE a (x int8); INSERT INTO a VALUES (1), (2); INSERT INTO a VALUES (3);")
+                try await connection.execute(
+                    unsafeSQL: "CREATE TABLE a (x int8); INSERT INTO a VALUES (1), (2); INSERT INTO a VALUES (3);")
                 let result = try await connection.query("SELECT x FROM a ORDER BY x")
                 #expect(result.map { try! $0.decode("x", as: Int.self) } == [1, 2, 3])
                 #expect(result.rowsAffected == 3)
@@ -136,7 +148,8 @@ import TestSupport
     @Test func listenerDeliversNotifications() async throws {
         try await withTestDatabaseURL { url in
             let configuration = DatabaseConfiguration(url: url)
-            let listener = DatabaseListener(configuration: configuration, channel: "outbox", logger: Logger(label: "test"))
+            let listener = DatabaseListener(
+                configuration: configuration, channel: "outbox", logger: Logger(label: "test"))
             let pool = DatabasePool(configuration: configuration, logger: Logger(label: "test"))
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await listener.run() }

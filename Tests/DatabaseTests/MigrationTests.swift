@@ -1,30 +1,37 @@
 import Database
 import Foundation
 import Logging
-import Testing
 import TestSupport
+import Testing
 
 /// ``MigrationRunner``: once-only application under races, refusal of changed files, loading from disk.
 @Suite struct MigrationTests {
     let migrations = [
-        Migration(name: "0001_create.sql", sql: "CREATE TABLE things (id int8 PRIMARY KEY); CREATE TABLE runs (n int8);"),
+        Migration(
+            name: "0001_create.sql", sql: "CREATE TABLE things (id int8 PRIMARY KEY); CREATE TABLE runs (n int8);"),
         Migration(name: "0002_seed.sql", sql: "INSERT INTO runs VALUES (1); ALTER TABLE things ADD COLUMN label text;"),
     ]
 
     @Test func fiveRacingRunnersApplyEachMigrationOnce() async throws {
         try await withTestDatabaseURL { url in
             let logger = Logger(label: "test")
-            let pools = (0..<5).map { _ in DatabasePool(configuration: DatabaseConfiguration(url: url, poolSize: 1), logger: logger) }
+            let pools = (0..<5).map { _ in
+                DatabasePool(configuration: DatabaseConfiguration(url: url, poolSize: 1), logger: logger)
+            }
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for pool in pools {
-                    group.addTask { try await MigrationRunner(service: "race", migrations: migrations, logger: logger).run(on: pool) }
+                    group.addTask {
+                        try await MigrationRunner(service: "race", migrations: migrations, logger: logger).run(on: pool)
+                    }
                 }
                 try await group.waitForAll()
             }
             try await pools[0].withConnection { connection in
                 #expect(try await connection.query("SELECT count(*) AS n FROM runs")[0].decode("n", as: Int.self) == 1)
-                let names = try await connection.query("SELECT name FROM schema_migrations WHERE service = 'race' ORDER BY name")
-                #expect(try names.map { try $0.decode("name", as: String.self) } == ["0001_create.sql", "0002_seed.sql"])
+                let names = try await connection.query(
+                    "SELECT name FROM schema_migrations WHERE service = 'race' ORDER BY name")
+                #expect(
+                    try names.map { try $0.decode("name", as: String.self) } == ["0001_create.sql", "0002_seed.sql"])
             }
             for pool in pools { await pool.close() }
         }
@@ -36,17 +43,23 @@ import TestSupport
             changed[0].sql += " -- edited"
             changed.append(Migration(name: "0003_more.sql", sql: "CREATE TABLE later (x int8);"))
             let error = await #expect(throws: DatabaseError.self) {
-                try await MigrationRunner(service: "svc", migrations: changed, logger: Logger(label: "test")).run(on: pool)
+                try await MigrationRunner(service: "svc", migrations: changed, logger: Logger(label: "test")).run(
+                    on: pool)
             }
             #expect(error?.code == .migration)
             #expect(error?.description.contains("0001_create.sql") == true)
-            let later = try await pool.withConnection { try await $0.query("SELECT to_regclass('later') IS NULL AS missing")[0] }
+            let later = try await pool.withConnection {
+                try await $0.query("SELECT to_regclass('later') IS NULL AS missing")[0]
+            }
             #expect(try later.decode("missing", as: Bool.self))
             // Unchanged files plus a new one apply fine, once.
             let extended = migrations + [changed[2]]
             try await MigrationRunner(service: "svc", migrations: extended, logger: Logger(label: "test")).run(on: pool)
             try await MigrationRunner(service: "svc", migrations: extended, logger: Logger(label: "test")).run(on: pool)
-            #expect(try await pool.withConnection { try await $0.query("SELECT count(*) AS n FROM runs")[0].decode("n", as: Int.self) } == 1)
+            #expect(
+                try await pool.withConnection {
+                    try await $0.query("SELECT count(*) AS n FROM runs")[0].decode("n", as: Int.self)
+                } == 1)
         }
     }
 
@@ -58,7 +71,8 @@ import TestSupport
             }
             #expect(error?.code == .migration)
             let row = try await pool.withConnection {
-                try await $0.query("SELECT to_regclass('half') IS NULL AS missing, (SELECT count(*) FROM schema_migrations) AS n")[0]
+                try await $0.query(
+                    "SELECT to_regclass('half') IS NULL AS missing, (SELECT count(*) FROM schema_migrations) AS n")[0]
             }
             #expect(try row.decode("missing", as: Bool.self))
             #expect(try row.decode("n", as: Int.self) == 0)
@@ -73,14 +87,19 @@ import TestSupport
         try "SELECT 1;".write(to: directory.appendingPathComponent("0001_a.sql"), atomically: true, encoding: .utf8)
         try "notes".write(to: directory.appendingPathComponent("README.md"), atomically: true, encoding: .utf8)
         let loaded = try MigrationRunner.load(directory: directory)
-        #expect(loaded == [Migration(name: "0001_a.sql", sql: "SELECT 1;"), Migration(name: "0002_b.sql", sql: "SELECT 2;")])
+        #expect(
+            loaded == [
+                Migration(name: "0001_a.sql", sql: "SELECT 1;"), Migration(name: "0002_b.sql", sql: "SELECT 2;"),
+            ])
     }
 
     @Test func testDatabasesStartFromTheMigratedTemplateAndAreIsolated() async throws {
         try await withTestDatabase(migrations: migrations) { first in
             try await withTestDatabase(migrations: migrations) { second in
                 try await first.withConnection { try await $0.query("INSERT INTO things (id) VALUES (\(1))") }
-                let other = try await second.withConnection { try await $0.query("SELECT count(*) AS n FROM things")[0].decode("n", as: Int.self) }
+                let other = try await second.withConnection {
+                    try await $0.query("SELECT count(*) AS n FROM things")[0].decode("n", as: Int.self)
+                }
                 #expect(other == 0)
             }
         }

@@ -1,8 +1,8 @@
 import Database
 import Foundation
 import Logging
-import Testing
 import TestSupport
+import Testing
 
 struct Boom: Error {}
 
@@ -18,7 +18,9 @@ struct Boom: Error {}
                     throw Boom()
                 }
             }
-            let values = try await pool.withConnection { try await $0.query("SELECT n FROM t").map { try $0.decode("n", as: Int.self) } }
+            let values = try await pool.withConnection {
+                try await $0.query("SELECT n FROM t").map { try $0.decode("n", as: Int.self) }
+            }
             #expect(values == [1])
         }
     }
@@ -43,7 +45,8 @@ struct Boom: Error {}
             let error = await #expect(throws: DatabaseError.self) {
                 try await pool.withTransaction { connection in
                     try await connection.query("INSERT INTO t VALUES (\(1))")
-                    let pid = try await connection.query("SELECT pg_backend_pid() AS pid")[0].decode("pid", as: Int32.self)
+                    let pid = try await connection.query("SELECT pg_backend_pid() AS pid")[0].decode(
+                        "pid", as: Int32.self)
                     try await pool.withConnection { try await $0.query("SELECT pg_terminate_backend(\(pid))") }
                     try await connection.query("INSERT INTO t VALUES (\(2))")
                 }
@@ -60,28 +63,36 @@ struct Boom: Error {}
 
     @Test func idleConnectionKilledByTheServerIsReplaced() async throws {
         try await withTestDatabase(poolSize: 1) { pool in
-            let pid = try await pool.withConnection { try await $0.query("SELECT pg_backend_pid() AS pid")[0].decode("pid", as: Int32.self) }
+            let pid = try await pool.withConnection {
+                try await $0.query("SELECT pg_backend_pid() AS pid")[0].decode("pid", as: Int32.self)
+            }
             let admin = try await DatabaseConnection.connect(
                 configuration: DatabaseConfiguration(url: try TestDatabase.adminURL()), logger: Logger(label: "test"))
             try await admin.query("SELECT pg_terminate_backend(\(pid))")
             await admin.close()
             try await Task.sleep(for: .milliseconds(1_200))  // idle long enough to be checked
-            let newPID = try await pool.withConnection { try await $0.query("SELECT pg_backend_pid() AS pid")[0].decode("pid", as: Int32.self) }
+            let newPID = try await pool.withConnection {
+                try await $0.query("SELECT pg_backend_pid() AS pid")[0].decode("pid", as: Int32.self)
+            }
             #expect(newPID != pid)
         }
     }
 
     @Test func twoHundredTasksOnFourConnections() async throws {
         try await withTestDatabase(poolSize: 4) { pool in
-            try await pool.withConnection { try await $0.execute(unsafeSQL: "CREATE TABLE t (n int8 PRIMARY KEY, label text)") }
+            try await pool.withConnection {
+                try await $0.execute(unsafeSQL: "CREATE TABLE t (n int8 PRIMARY KEY, label text)")
+            }
             let backends = try await withThrowingTaskGroup(of: Int32.self) { group in
                 for n in 0..<200 {
                     group.addTask {
                         try await pool.withTransaction { connection in
                             try await connection.query("INSERT INTO t VALUES (\(n), \("task \(n)"))")
-                            let label = try await connection.query("SELECT label FROM t WHERE n = \(n)")[0].decode("label", as: String.self)
+                            let label = try await connection.query("SELECT label FROM t WHERE n = \(n)")[0].decode(
+                                "label", as: String.self)
                             #expect(label == "task \(n)")
-                            return try await connection.query("SELECT pg_backend_pid() AS p")[0].decode("p", as: Int32.self)
+                            return try await connection.query("SELECT pg_backend_pid() AS p")[0].decode(
+                                "p", as: Int32.self)
                         }
                     }
                 }
@@ -90,7 +101,9 @@ struct Boom: Error {}
                 return pids
             }
             #expect(backends.count <= 4)
-            let row = try await pool.withConnection { try await $0.query("SELECT count(*) AS n, sum(n) AS s FROM t")[0] }
+            let row = try await pool.withConnection {
+                try await $0.query("SELECT count(*) AS n, sum(n) AS s FROM t")[0]
+            }
             #expect(try row.decode("n", as: Int.self) == 200)
             #expect(try row.decode("s", as: Decimal.self) == Decimal(199 * 200 / 2))
         }
@@ -98,7 +111,8 @@ struct Boom: Error {}
 
     @Test func waitingCallerCanBeCancelledAndClosedPoolRefuses() async throws {
         try await withTestDatabaseURL { url in
-            let pool = DatabasePool(configuration: DatabaseConfiguration(url: url, poolSize: 1), logger: Logger(label: "test"))
+            let pool = DatabasePool(
+                configuration: DatabaseConfiguration(url: url, poolSize: 1), logger: Logger(label: "test"))
             try await pool.withConnection { _ in
                 let waiter = Task { try await pool.withConnection { _ in 1 } }
                 try await Task.sleep(for: .milliseconds(100))

@@ -1,12 +1,14 @@
 import Database
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// Every supported Swift type goes to PostgreSQL and back unchanged, and the server sees the value we meant.
 @Suite struct TypeRoundTripTests {
     /// Sends `value` as `$1`, returns it decoded plus the server's own text rendering of it.
-    func roundTrip<T: PostgresEncodable & PostgresDecodable>(_ value: T, on pool: DatabasePool) async throws -> (T, String?) {
+    func roundTrip<T: PostgresEncodable & PostgresDecodable>(_ value: T, on pool: DatabasePool) async throws -> (
+        T, String?
+    ) {
         try await pool.withConnection { connection in
             let row = try await connection.query("SELECT \(value) AS v, \(value)::text AS t")[0]
             return (try row.decode("v", as: T.self), try row.decode("t", as: String?.self))
@@ -15,7 +17,10 @@ import TestSupport
 
     @Test func stringsIncludingUnicodeAndQuotes() async throws {
         try await withTestDatabase { pool in
-            for text in ["", "zażółć gęślą jaźń", "🚀 emoji 👩‍👩‍👧", "O'Reilly \"quoted\" \\ back", "日本語", String(repeating: "x", count: 100_000)] {
+            for text in [
+                "", "zażółć gęślą jaźń", "🚀 emoji 👩‍👩‍👧", "O'Reilly \"quoted\" \\ back", "日本語",
+                String(repeating: "x", count: 100_000),
+            ] {
                 let (decoded, serverText) = try await roundTrip(text, on: pool)
                 #expect(decoded == text)
                 #expect(serverText == text)
@@ -43,7 +48,8 @@ import TestSupport
     @Test func integerColumnsDecodeIntoWiderAndNarrowerTypes() async throws {
         try await withTestDatabase { pool in
             let row = try await pool.withConnection {
-                try await $0.query("SELECT 5::int2 AS a, (-70000)::int4 AS b, count(*) AS c FROM generate_series(1, 3)")[0]
+                try await $0.query(
+                    "SELECT 5::int2 AS a, (-70000)::int4 AS b, count(*) AS c FROM generate_series(1, 3)")[0]
             }
             #expect(try row.decode("a", as: Int.self) == 5)
             #expect(try row.decode("b", as: Int.self) == -70_000)
@@ -59,7 +65,10 @@ import TestSupport
                 #expect(decoded == flag)
                 #expect(text == String(flag))
             }
-            for value in [0.0, -0.0, .pi, -1.5e-300, Double.greatestFiniteMagnitude, .leastNonzeroMagnitude, .infinity, -.infinity] {
+            for value in [
+                0.0, -0.0, .pi, -1.5e-300, Double.greatestFiniteMagnitude, .leastNonzeroMagnitude, .infinity,
+                -.infinity,
+            ] {
                 let decoded = try await roundTrip(value, on: pool).0
                 #expect(decoded == value)
                 #expect(decoded.sign == value.sign)
@@ -82,10 +91,14 @@ import TestSupport
                 let value = try #require(Decimal(string: text, locale: Locale(identifier: "en_US_POSIX")))
                 let (decoded, serverText) = try await roundTrip(value, on: pool)
                 #expect(decoded == value, "\(text)")
-                #expect(serverText.flatMap { Decimal(string: $0, locale: Locale(identifier: "en_US_POSIX")) } == value, "\(text) → \(serverText ?? "nil")")
+                #expect(
+                    serverText.flatMap { Decimal(string: $0, locale: Locale(identifier: "en_US_POSIX")) } == value,
+                    "\(text) → \(serverText ?? "nil")")
             }
             // The server's scale survives decoding: 2.50 is read back as 2.5 exactly.
-            let row = try await pool.withConnection { try await $0.query("SELECT 2.50::numeric(10,2) AS v, 'NaN'::numeric AS n")[0] }
+            let row = try await pool.withConnection {
+                try await $0.query("SELECT 2.50::numeric(10,2) AS v, 'NaN'::numeric AS n")[0]
+            }
             #expect(try row.decode("v", as: Decimal.self) == Decimal(string: "2.5"))
             #expect(try row.decode("n", as: Decimal.self).isNaN)
         }
@@ -97,17 +110,22 @@ import TestSupport
             let (decoded, _) = try await roundTrip(date, on: pool)
             #expect(abs(decoded.timeIntervalSince1970 - date.timeIntervalSince1970) < 0.000_000_5)
             let text = try await pool.withConnection {
-                try await $0.query("SELECT to_char(\(date) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') AS t")[0].decode("t", as: String.self)
+                try await $0.query("SELECT to_char(\(date) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') AS t")[0]
+                    .decode("t", as: String.self)
             }
             #expect(text == "2023-11-14 22:13:20.123456")
             // Before 2000 (negative PostgreSQL time) and far future.
-            for date in [Date(timeIntervalSince1970: -1_234_567_890.654321), Date(timeIntervalSince1970: 4_102_444_800.000001)] {
+            for date in [
+                Date(timeIntervalSince1970: -1_234_567_890.654321), Date(timeIntervalSince1970: 4_102_444_800.000001),
+            ] {
                 let back = try await roundTrip(date, on: pool).0
                 #expect(abs(back.timeIntervalSince1970 - date.timeIntervalSince1970) < 0.000_001)
             }
             // A timestamp the server makes is decoded to the same instant it prints.
             let row = try await pool.withConnection {
-                try await $0.query("SELECT '2024-02-29 23:59:59.999999+00'::timestamptz AS t, 'infinity'::timestamptz AS i, '2024-03-01'::date AS d")[0]
+                try await $0.query(
+                    "SELECT '2024-02-29 23:59:59.999999+00'::timestamptz AS t, 'infinity'::timestamptz AS i, '2024-03-01'::date AS d"
+                )[0]
             }
             let expected = try Date("2024-02-29T23:59:59Z", strategy: .iso8601).addingTimeInterval(0.999999)
             #expect(abs(try row.decode("t", as: Date.self).timeIntervalSince(expected)) < 0.000_000_5)
@@ -125,7 +143,9 @@ import TestSupport
             let bytes = Data([0, 1, 0, 255, 0, 0x5C, 0x78, 0])
             let (decoded, _) = try await roundTrip(bytes, on: pool)
             #expect(decoded == bytes)
-            let length = try await pool.withConnection { try await $0.query("SELECT length(\(bytes)) AS n")[0].decode("n", as: Int.self) }
+            let length = try await pool.withConnection {
+                try await $0.query("SELECT length(\(bytes)) AS n")[0].decode("n", as: Int.self)
+            }
             #expect(length == 8)
             #expect(try await roundTrip(Data(), on: pool).0 == Data())
         }
@@ -141,7 +161,9 @@ import TestSupport
             let ids = [UUID(), UUID()]
             #expect(try await roundTrip(ids, on: pool).0 == ids)
             let row = try await pool.withConnection {
-                try await $0.query("SELECT array_length(\(strings), 1) AS n, \(ints)[3] AS third, \(ids) @> ARRAY[\(ids[1])] AS has")[0]
+                try await $0.query(
+                    "SELECT array_length(\(strings), 1) AS n, \(ints)[3] AS third, \(ids) @> ARRAY[\(ids[1])] AS has")[
+                        0]
             }
             #expect(try row.decode("n", as: Int.self) == strings.count)
             #expect(try row.decode("third", as: Int.self) == Int.max)
@@ -167,7 +189,8 @@ import TestSupport
             let json = PostgresJSON(payload)
             #expect(try await roundTrip(json, on: pool).0 == json)
             let row = try await pool.withConnection {
-                try await $0.query("SELECT \(json)->>'name' AS name, jsonb_typeof(\(json)->'points') AS kind, \(json)->>'at' AS at")[0]
+                try await $0.query(
+                    "SELECT \(json)->>'name' AS name, jsonb_typeof(\(json)->'points') AS kind, \(json)->>'at' AS at")[0]
             }
             #expect(try row.decode("name", as: String.self) == payload.name)
             #expect(try row.decode("kind", as: String.self) == "number")
@@ -181,7 +204,8 @@ import TestSupport
                 let none: Int? = nil
                 let text: String? = nil
                 let row = try await connection.query(
-                    "SELECT \(none) AS i, \(text) AS s, \(nil as UUID?) AS u, \(nil as Date?) AS d, \(nil as Decimal?) AS n, \(nil as Data?) AS b, \(nil as [String]?) AS a, \(nil as PostgresJSON<[Int]>?) AS j, \(Optional(7)) AS seven")[0]
+                    "SELECT \(none) AS i, \(text) AS s, \(nil as UUID?) AS u, \(nil as Date?) AS d, \(nil as Decimal?) AS n, \(nil as Data?) AS b, \(nil as [String]?) AS a, \(nil as PostgresJSON<[Int]>?) AS j, \(Optional(7)) AS seven"
+                )[0]
                 #expect(try row.decode("i", as: Int?.self) == nil)
                 #expect(try row.decode("s", as: String?.self) == nil)
                 #expect(try row.decode("u", as: UUID?.self) == nil)
@@ -204,13 +228,15 @@ import TestSupport
     @Test func typedTableColumnsAcceptTheBinds() async throws {
         try await withTestDatabase { pool in
             try await pool.withConnection { connection in
-                try await connection.execute(unsafeSQL: """
-                    CREATE TABLE t (id uuid PRIMARY KEY, n int4, small int2, name varchar(20), amount numeric(12,2),
-                                    at timestamptz, raw bytea, tags text[], doc jsonb, flag bool, ratio float8)
-                    """)
+                try await connection.execute(
+                    unsafeSQL: """
+                        CREATE TABLE t (id uuid PRIMARY KEY, n int4, small int2, name varchar(20), amount numeric(12,2),
+                                        at timestamptz, raw bytea, tags text[], doc jsonb, flag bool, ratio float8)
+                        """)
                 let id = UUID()
                 let at = Date(timeIntervalSince1970: 1_000_000_000.000001)
-                try await connection.query("""
+                try await connection.query(
+                    """
                     INSERT INTO t VALUES (\(id), \(42), \(Int16(-2)), \("Zażółć"), \(Decimal(string: "1234567890.12")!),
                                           \(at), \(Data([0, 0, 1])), \(["x", "y"]), \(PostgresJSON(["k": 1])), \(true), \(0.5))
                     """)

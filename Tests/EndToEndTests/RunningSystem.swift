@@ -4,10 +4,10 @@ import Logging
 import TestSupport
 
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The four services as real processes (the debug binaries `swift build` made), each on its own fresh database, all
@@ -63,7 +63,8 @@ final class RunningSystem: @unchecked Sendable {
     }
 
     private func provision() async throws {
-        try FileManager.default.createDirectory(at: logDirectory.appendingPathComponent("blobs"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            at: logDirectory.appendingPathComponent("blobs"), withIntermediateDirectories: true)
         _ = try TestBroker.rabbitmqctl("add_vhost", vhost)
         _ = try TestBroker.rabbitmqctl("set_permissions", "-p", vhost, "asnreward_admin", ".*", ".*", ".*")
         let admin = try await DatabaseConnection.connect(
@@ -87,7 +88,8 @@ final class RunningSystem: @unchecked Sendable {
             environment["AMQP_URL"] = amqp
             environment["JWT_HS256_SECRET"] = jwtSecret
             environment["BLOB_DIRECTORY"] = logDirectory.appendingPathComponent("blobs").path
-            environment["PROGRAMS_DIRECTORY"] = DevEnvironment.repositoryRoot.appendingPathComponent("deploy/programs").path
+            environment["PROGRAMS_DIRECTORY"] =
+                DevEnvironment.repositoryRoot.appendingPathComponent("deploy/programs").path
             environment["LOG_LEVEL"] = "info"
             process.environment = environment
             let log = logDirectory.appendingPathComponent("\(service).log")
@@ -108,7 +110,9 @@ final class RunningSystem: @unchecked Sendable {
                 if let process = processes[service], !process.isRunning {
                     throw DevEnvironmentError(message: "\(service) exited early: \(tail(service))")
                 }
-                if let (_, response) = try? await HTTP.send("GET", url(service, "/health/ready")), response.statusCode == 200 {
+                if let (_, response) = try? await HTTP.send("GET", url(service, "/health/ready")),
+                    response.statusCode == 200
+                {
                     break
                 }
                 guard ContinuousClock.now < deadline else {
@@ -121,7 +125,8 @@ final class RunningSystem: @unchecked Sendable {
 
     /// The last lines of a service's log, for failure messages.
     func tail(_ service: String) -> String {
-        let text = (try? String(contentsOf: logDirectory.appendingPathComponent("\(service).log"), encoding: .utf8)) ?? ""
+        let text =
+            (try? String(contentsOf: logDirectory.appendingPathComponent("\(service).log"), encoding: .utf8)) ?? ""
         return text.split(separator: "\n").suffix(15).joined(separator: "\n")
     }
 

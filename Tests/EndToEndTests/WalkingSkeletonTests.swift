@@ -3,11 +3,11 @@ import Foundation
 import Logging
 import Messaging
 import ServiceSupport
-import Testing
 import TestSupport
+import Testing
 
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 /// The thinnest complete path through the whole system: four real processes on the real PostgreSQL and RabbitMQ.
@@ -36,7 +36,9 @@ struct WalkingSkeletonTests {
 
             // It is verified, scored and notified.
             let awarded = try await eventually("Siti's points notification") {
-                try await notifications(system, token: sitiToken).first { ($0["eventType"] as? String) == PointsAwarded.eventType }
+                try await notifications(system, token: sitiToken).first {
+                    ($0["eventType"] as? String) == PointsAwarded.eventType
+                }
             }
             #expect((awarded["title"] as? String)?.contains("Poin bertambah") == true)
             // The activity's name comes from program.published, which may reach notification after the points
@@ -51,11 +53,14 @@ struct WalkingSkeletonTests {
 
             let approved = try await eventually("Siti's submission approved with points in intake") {
                 try await mySubmissions(system, token: sitiToken).first {
-                    $0["id"] as? String == sitiSubmission && $0["status"] as? String == "approved" && $0["points"] as? Int == 10
+                    $0["id"] as? String == sitiSubmission && $0["status"] as? String == "approved"
+                        && $0["points"] as? Int == 10
                 }
             }
             #expect(approved["reasonCode"] == nil || approved["reasonCode"] is NSNull)
-            #expect(try await mySubmissions(system, token: sitiToken).count == 1, "one submission for two identical requests")
+            #expect(
+                try await mySubmissions(system, token: sitiToken).count == 1,
+                "one submission for two identical requests")
 
             // Budi submits the very same photo: rejected as a duplicate, and told why.
             let second = try await submit(system, token: budiToken, key: "budi-1", photo: photo, at: activityAt)
@@ -70,16 +75,18 @@ struct WalkingSkeletonTests {
                 try await mySubmissions(system, token: budiToken).first { $0["status"] as? String == "rejected" }
             }
             #expect(budiStatus["reasonCode"] as? String == "DUPLICATE_EVIDENCE")
-            #expect(try await notifications(system, token: budiToken).allSatisfy {
-                ($0["eventType"] as? String) != PointsAwarded.eventType
-            })
+            #expect(
+                try await notifications(system, token: budiToken).allSatisfy {
+                    ($0["eventType"] as? String) != PointsAwarded.eventType
+                })
 
             // Every message on asnreward.events carries the CloudEvents binary-mode headers and AMQP properties.
             let seen = await tap.stop()
             let types = Set(seen.compactMap { $0.properties.type })
-            for type in [SubmissionReceived.eventType, SubmissionVerified.eventType, SubmissionRejected.eventType,
-                PointsAwarded.eventType]
-            {
+            for type in [
+                SubmissionReceived.eventType, SubmissionVerified.eventType, SubmissionRejected.eventType,
+                PointsAwarded.eventType,
+            ] {
                 #expect(types.contains(type), "saw \(type)")
             }
             for delivery in seen {
@@ -115,7 +122,9 @@ struct WalkingSkeletonTests {
             for (name, method, url, token, status) in cases {
                 let (data, response) = try await HTTP.send(method, url, token: token)
                 #expect(response.statusCode == status, "\(name)")
-                #expect(response.value(forHTTPHeaderField: "Content-Type")?.hasPrefix("application/problem+json") == true, "\(name)")
+                #expect(
+                    response.value(forHTTPHeaderField: "Content-Type")?.hasPrefix("application/problem+json") == true,
+                    "\(name)")
                 #expect(HTTP.json(data)["status"] as? Int == status, "\(name)")
                 #expect(HTTP.json(data)["title"] is String, "\(name)")
             }
@@ -129,7 +138,9 @@ struct WalkingSkeletonTests {
         var body: [String: Any]
     }
 
-    func submit(_ system: RunningSystem, token: String, key: String, photo: [UInt8], at date: Date) async throws -> Reply {
+    func submit(_ system: RunningSystem, token: String, key: String, photo: [UInt8], at date: Date) async throws
+        -> Reply
+    {
         var form = MultipartBody()
         form.addJSON(
             name: "submission",
@@ -210,7 +221,9 @@ final class EventTap: Sendable {
             }
         )
         let task = Task { try await consumer.run() }
-        _ = try await eventually("the tap queue to be consuming", timeout: .seconds(20)) { consumer.isConnected() ? true : nil }
+        _ = try await eventually("the tap queue to be consuming", timeout: .seconds(20)) {
+            consumer.isConnected() ? true : nil
+        }
         return EventTap(consumer: consumer, task: task, seen: seen)
     }
 

@@ -1,8 +1,8 @@
-import ServiceSupport
 import Contracts
 import Database
 import Foundation
 import Messaging
+import ServiceSupport
 import TestSupport
 import Testing
 

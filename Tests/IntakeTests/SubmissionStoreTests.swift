@@ -1,7 +1,7 @@
-import ServiceSupport
 import Contracts
 import Database
 import Foundation
+import ServiceSupport
 import TestSupport
 import Testing
 

@@ -1,7 +1,7 @@
 import Foundation
 import Messaging
-import Testing
 import TestSupport
+import Testing
 
 /// A broker that stops answering (SIGSTOP) or restarts, on a throwaway RabbitMQ node of the test's own so the
 /// shared dev broker keeps serving the other tests.
@@ -22,12 +22,14 @@ import TestSupport
     private func freezeAndRestart(_ broker: ThrowawayBroker) async throws {
 
         let heartbeat = Duration.seconds(2)
-        var publisherConfiguration = try AMQPConfiguration(url: broker.url, connectionName: "freeze-pub", heartbeat: heartbeat)
+        var publisherConfiguration = try AMQPConfiguration(
+            url: broker.url, connectionName: "freeze-pub", heartbeat: heartbeat)
         publisherConfiguration.connectTimeout = .seconds(3)
         var consumerConfiguration = publisherConfiguration
         consumerConfiguration.connectionName = "freeze-con"
         let topology = Topology(queues: [QueueSpec(name: "freeze.events", bindings: ["#"])])
-        let publisher = Publisher(configuration: publisherConfiguration, topology: topology, logger: testLogger("publisher"))
+        let publisher = Publisher(
+            configuration: publisherConfiguration, topology: topology, logger: testLogger("publisher"))
         let received = ReceivedMessages()
         let consumer = Consumer(
             configuration: consumerConfiguration, queue: "freeze.events", topology: topology,
@@ -64,7 +66,8 @@ import TestSupport
             }
             let publishReturnedAfter = ContinuousClock.now - frozenAt
             #expect(duringFreeze.allSatisfy { $0 != .confirmed })
-            #expect(publishReturnedAfter < heartbeat * 2 + .seconds(3), "publish returned after \(publishReturnedAfter)")
+            #expect(
+                publishReturnedAfter < heartbeat * 2 + .seconds(3), "publish returned after \(publishReturnedAfter)")
             let consumerNoticed = await eventually(timeout: heartbeat * 2 + .seconds(3)) { !consumer.isConnected() }
             #expect(consumerNoticed, "consumer did not notice the frozen broker")
             #expect(!publisher.isConnected())
@@ -76,19 +79,29 @@ import TestSupport
             // Thawed: both reconnect by themselves.
             try broker.thaw()
             #expect(await eventually(timeout: .seconds(60)) { publisher.isConnected() && consumer.isConnected() })
-            #expect(try await publishUntilConfirmed(publisher, makeMessages(100, exchange: topology.eventsExchange, routingKey: "e", prefix: "thawed")))
+            #expect(
+                try await publishUntilConfirmed(
+                    publisher, makeMessages(100, exchange: topology.eventsExchange, routingKey: "e", prefix: "thawed")))
             for index in 0..<100 { confirmed.insert("thawed-\(index)") }
 
             // Restarted: the node stops and comes back on the same data; both reconnect again.
             await broker.stop()
-            #expect(await eventually(timeout: heartbeat * 2 + .seconds(3)) { !publisher.isConnected() && !consumer.isConnected() })
+            #expect(
+                await eventually(timeout: heartbeat * 2 + .seconds(3)) {
+                    !publisher.isConnected() && !consumer.isConnected()
+                })
             try await broker.start()
             #expect(await eventually(timeout: .seconds(60)) { publisher.isConnected() && consumer.isConnected() })
-            #expect(try await publishUntilConfirmed(publisher, makeMessages(100, exchange: topology.eventsExchange, routingKey: "e", prefix: "restarted")))
+            #expect(
+                try await publishUntilConfirmed(
+                    publisher,
+                    makeMessages(100, exchange: topology.eventsExchange, routingKey: "e", prefix: "restarted")))
             for index in 0..<100 { confirmed.insert("restarted-\(index)") }
 
             // Lost = 0: every confirmed message reaches the consumer.
-            let allDelivered = await eventually(timeout: .seconds(60)) { await received.messageIds.isSuperset(of: confirmed) }
+            let allDelivered = await eventually(timeout: .seconds(60)) {
+                await received.messageIds.isSuperset(of: confirmed)
+            }
             let missing = confirmed.subtracting(await received.messageIds)
             #expect(allDelivered, "lost \(missing.count) confirmed messages, e.g. \(missing.prefix(5))")
         }

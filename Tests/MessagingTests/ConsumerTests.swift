@@ -1,7 +1,7 @@
 import Foundation
 import Messaging
-import Testing
 import TestSupport
+import Testing
 
 /// Consumer behaviour against the dev broker (`deploy/dev up`), each test on its own exchanges and queues.
 @Suite struct ConsumerTests {
@@ -129,9 +129,10 @@ import TestSupport
                 let messages = makeMessages(3, exchange: topology.eventsExchange, routingKey: "x")
                 let outcomes = try await publisher.publish(messages)
                 #expect(outcomes.allSatisfy { $0 == .confirmed })
-                #expect(await eventually(timeout: .seconds(30)) {
-                    await received.deliveries.filter(\.redelivered).count >= 3
-                })
+                #expect(
+                    await eventually(timeout: .seconds(30)) {
+                        await received.deliveries.filter(\.redelivered).count >= 3
+                    })
                 let admin = try TestBroker.admin()
                 #expect(await eventually { (try? await admin.messageCount(queue: queue)) == 0 })
                 #expect(consumer.isConnected())

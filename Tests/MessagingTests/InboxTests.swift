@@ -65,7 +65,8 @@ import Testing
                     try await OutboxInbox.publishConfirmed(
                         publisher,
                         Array(repeating: OutboxInbox.message(second, exchange: topology.eventsExchange), count: 3))
-                    #expect(try await eventually(timeout: .seconds(30)) { try await OutboxInbox.count(pool, "inbox") == 2 })
+                    #expect(
+                        try await eventually(timeout: .seconds(30)) { try await OutboxInbox.count(pool, "inbox") == 2 })
                     try await Task.sleep(for: .milliseconds(500))
                 }
                 #expect(try await OutboxInbox.count(pool, "effects WHERE message_id = '\(first.id)'") == 1)
@@ -98,7 +99,10 @@ import Testing
                 }
                 try await withServices([publisher] + consumers) {
                     try await OutboxInbox.publishConfirmed(publisher, messages)
-                    #expect(try await eventually(timeout: .seconds(30)) { try await OutboxInbox.count(pool, "inbox") == events.count })
+                    #expect(
+                        try await eventually(timeout: .seconds(30)) {
+                            try await OutboxInbox.count(pool, "inbox") == events.count
+                        })
                     #expect(
                         try await eventually(timeout: .seconds(30)) {
                             try await TestBroker.admin().messageCount(queue: topology.queues[0].name) == 0
@@ -133,13 +137,19 @@ import Testing
                 try await withServices([publisher, consumer, deadRecorder]) {
                     try await OutboxInbox.publishConfirmed(
                         publisher, events.map { OutboxInbox.message($0, exchange: topology.eventsExchange) })
-                    #expect(try await eventually(timeout: .seconds(30)) { try await OutboxInbox.count(pool, "effects") == 30 })
+                    #expect(
+                        try await eventually(timeout: .seconds(30)) {
+                            try await OutboxInbox.count(pool, "effects") == 30
+                        })
                     #expect(await eventually(timeout: .seconds(30)) { await dead.count >= 1 })
                     // More events keep flowing after the poison message died.
                     let later = try OutboxInbox.event("199001012020011003", position: 99)
                     try await OutboxInbox.publishConfirmed(
                         publisher, [OutboxInbox.message(later, exchange: topology.eventsExchange)])
-                    #expect(try await eventually(timeout: .seconds(30)) { try await OutboxInbox.count(pool, "effects") == 31 })
+                    #expect(
+                        try await eventually(timeout: .seconds(30)) {
+                            try await OutboxInbox.count(pool, "effects") == 31
+                        })
                 }
                 let deadLetters = await dead.deliveries
                 #expect(deadLetters.map(\.properties.messageId) == [poison.id])
@@ -181,7 +191,10 @@ import Testing
                         publisher,
                         [unknownMessage, plain, OutboxInbox.message(valid, exchange: topology.eventsExchange)])
                     #expect(await eventually(timeout: .seconds(30)) { await dead.count >= 2 })
-                    #expect(try await eventually(timeout: .seconds(30)) { try await OutboxInbox.count(pool, "effects") == 1 })
+                    #expect(
+                        try await eventually(timeout: .seconds(30)) {
+                            try await OutboxInbox.count(pool, "effects") == 1
+                        })
                     try await Task.sleep(for: .milliseconds(300))
                 }
                 #expect(Set(await dead.messageIds) == [unknown.id, plainId])
@@ -225,7 +238,9 @@ import Testing
 
                 let up = try Self.inboxConsumer(pool: pool, topology: topology, log: log)
                 try await withServices([up]) {
-                    let processed = try await eventually(timeout: .seconds(30)) { try await OutboxInbox.count(pool, "effects") == events.count }
+                    let processed = try await eventually(timeout: .seconds(30)) {
+                        try await OutboxInbox.count(pool, "effects") == events.count
+                    }
                     #expect(processed)
                 }
                 #expect(Set(await log.ids) == Set(events.map(\.id)))
@@ -260,7 +275,10 @@ import Testing
                             }
                         }
                     }
-                    #expect(try await eventually(timeout: .seconds(30)) { try await OutboxInbox.count(pool, "effects") == 100 })
+                    #expect(
+                        try await eventually(timeout: .seconds(30)) {
+                            try await OutboxInbox.count(pool, "effects") == 100
+                        })
                 }
                 #expect(try await OutboxInbox.count(pool, "outbox WHERE published_at IS NULL") == 0)
                 #expect(try await OutboxInbox.count(pool, "inbox") == 100)

@@ -129,4 +129,3 @@ actor HandlerLog {
     /// The ids of every event seen.
     var ids: [String] { events.map(\.event.id) }
 }
-

@@ -238,7 +238,9 @@ import Testing
                     pollInterval: .milliseconds(100), retention: .seconds(7 * 24 * 3600),
                     logger: OutboxInbox.logger("test.relay"))
                 try await withServices([publisher, relay]) {
-                    let pruned = try await eventually(timeout: .seconds(30)) { try await OutboxInbox.count(pool, "outbox") == 2 }
+                    let pruned = try await eventually(timeout: .seconds(30)) {
+                        try await OutboxInbox.count(pool, "outbox") == 2
+                    }
                     #expect(pruned)
                 }
                 let remaining = try await pool.withConnection { connection in

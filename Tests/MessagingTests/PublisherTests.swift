@@ -1,7 +1,7 @@
 import Foundation
 import Messaging
-import Testing
 import TestSupport
+import Testing
 
 /// Publisher behaviour against the dev broker (`deploy/dev up`), each test on its own exchanges and queues.
 @Suite struct PublisherTests {
@@ -122,7 +122,10 @@ import TestSupport
                 let after = makeMessages(10, exchange: topology.eventsExchange, routingKey: "a", prefix: "after")
                 let afterConfirmed = try await publishUntilConfirmed(publisher, after)
                 #expect(afterConfirmed)
-                #expect(await eventually { await received.messageIds.isSuperset(of: after.compactMap(\.properties.messageId)) })
+                #expect(
+                    await eventually {
+                        await received.messageIds.isSuperset(of: after.compactMap(\.properties.messageId))
+                    })
                 #expect(publisher.isConnected())
                 #expect(consumer.isConnected())
             }

@@ -16,8 +16,7 @@ import Testing
 struct ScoringRoutesTests {
     /// The app built by the real builder on a fresh database holding the program and two awards of the ASN.
     static func withApp(_ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
-        try await withTestDatabaseURL(service: "scoring", migrations: scoringResources.allMigrations())
-        { url in
+        try await withTestDatabaseURL(service: "scoring", migrations: scoringResources.allMigrations()) { url in
             let service = try buildScoring(
                 configuration: ScoringFixture.configuration(databaseURL: url),
                 logger: ScoringFixture.logger,

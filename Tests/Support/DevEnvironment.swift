@@ -28,7 +28,9 @@ package enum DevEnvironment {
 
     /// `.run/env` of the nearest enclosing checkout, if the stack was started.
     package static func envFile() -> URL? {
-        for start in [FileManager.default.currentDirectoryPath, URL(fileURLWithPath: #filePath).deletingLastPathComponent().path] {
+        for start in [
+            FileManager.default.currentDirectoryPath, URL(fileURLWithPath: #filePath).deletingLastPathComponent().path,
+        ] {
             var directory = URL(fileURLWithPath: start).standardizedFileURL
             while true {
                 let env = directory.appendingPathComponent(".run/env")

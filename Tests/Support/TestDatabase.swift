@@ -25,11 +25,13 @@ package enum TestDatabase {
         private var ready: [String: Task<String, any Error>] = [:]
 
         /// The name of a template database with `migrations` applied for `service`.
-        func template(service: String, migrations: [Migration], adminURL: String, logger: Logger) async throws -> String {
+        func template(service: String, migrations: [Migration], adminURL: String, logger: Logger) async throws -> String
+        {
             let key = templateName(service: service, migrations: migrations)
             if let task = ready[key] { return try await task.value }
             let task = Task {
-                try await TestDatabase.createTemplate(key, service: service, migrations: migrations, adminURL: adminURL, logger: logger)
+                try await TestDatabase.createTemplate(
+                    key, service: service, migrations: migrations, adminURL: adminURL, logger: logger)
                 return key
             }
             ready[key] = task
@@ -87,7 +89,8 @@ package enum TestDatabase {
             try await admin.execute(unsafeSQL: "DROP DATABASE IF EXISTS \"\(building)\" WITH (FORCE)")
             try await admin.execute(unsafeSQL: "CREATE DATABASE \"\(building)\"")
             let pool = DatabasePool(
-                configuration: DatabaseConfiguration(url: url(adminURL, database: building), poolSize: 1), logger: logger)
+                configuration: DatabaseConfiguration(url: url(adminURL, database: building), poolSize: 1),
+                logger: logger)
             do {
                 try await MigrationRunner(service: service, migrations: migrations, logger: logger).run(on: pool)
                 await pool.close()
@@ -138,7 +141,8 @@ package func withTestDatabaseURL<T: Sendable>(
     let adminURL = try TestDatabase.adminURL()
     let template = try await TestDatabase.Templates.shared.template(
         service: service, migrations: migrations, adminURL: adminURL, logger: testLogger)
-    let name = "asnreward_test_\(ProcessInfo.processInfo.processIdentifier)_"
+    let name =
+        "asnreward_test_\(ProcessInfo.processInfo.processIdentifier)_"
         + UUID().uuidString.prefix(8).lowercased()
     try await TestDatabase.Templates.shared.clone(template, into: name, adminURL: adminURL, logger: testLogger)
     let drop = {

@@ -28,7 +28,8 @@ package enum TestImages {
 
     /// A JPEG-looking file: SOI, a JFIF APP0 segment, a comment carrying `seed`, EOI. Enough for magic-byte sniffing.
     package static func jpeg(seed: UInt64) -> [UInt8] {
-        var bytes: [UInt8] = [0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10] + Array("JFIF".utf8) + [0, 1, 1, 0, 0, 1, 0, 1, 0, 0]
+        var bytes: [UInt8] =
+            [0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10] + Array("JFIF".utf8) + [0, 1, 1, 0, 0, 1, 0, 1, 0, 0]
         let comment = Array("asnreward-test-\(seed)".utf8)
         bytes += [0xFF, 0xFE] + bigEndian16(UInt16(comment.count + 2)) + comment
         bytes += [0xFF, 0xD9]
