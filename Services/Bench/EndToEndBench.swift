@@ -42,7 +42,7 @@ func runEndToEndBench(arguments: [String]) async throws {
 
     let clock = ContinuousClock()
     let sendStart = clock.now
-    let client = IntakeClient(baseURL: intake)
+    let client = IntakeClient(baseURL: intake, connections: concurrency)
     let identities = tokens
     let submitOne: @Sendable (Int) async -> Int = { index in
         let status = try? await client.submit(

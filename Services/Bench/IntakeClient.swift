@@ -9,6 +9,15 @@ import TestSupport
 /// Posts submissions to intake over HTTP, as the ASN upload page does (multipart: `submission` JSON + `evidence`).
 struct IntakeClient: Sendable {
     let baseURL: URL
+    private let session: URLSession
+
+    /// A client allowing `connections` requests in flight (URLSession's default is 6 per host).
+    init(baseURL: URL, connections: Int = 64) {
+        self.baseURL = baseURL
+        let configuration = URLSessionConfiguration.ephemeral
+        configuration.httpMaximumConnectionsPerHost = connections
+        session = URLSession(configuration: configuration)
+    }
 
     /// Submits one activity with one photo; returns the HTTP status.
     func submit(
@@ -37,7 +46,7 @@ struct IntakeClient: Sendable {
         request.setValue(form.contentType, forHTTPHeaderField: "Content-Type")
         request.setValue(idempotencyKey, forHTTPHeaderField: "Idempotency-Key")
         request.httpBody = form.data
-        let (_, response) = try await URLSession.shared.data(for: request)
+        let (_, response) = try await session.data(for: request)
         return (response as? HTTPURLResponse)?.statusCode ?? 0
     }
 }

@@ -9,13 +9,14 @@ struct NotificationRoutes: Sendable {
 
     /// One notification as the API shows it.
     struct Item: Codable, Sendable {
-        var id: UUID
+        /// Lowercase UUID, like every id the other services show.
+        var id: String
         var eventType: String
         var title: String
         var body: String
         var titleEn: String?
         var bodyEn: String?
-        var submissionId: UUID?
+        var submissionId: String?
         var createdAt: Date
         var readAt: Date?
     }
@@ -58,13 +59,13 @@ struct NotificationRoutes: Sendable {
             return Inbox(
                 items: try rows.map { row in
                     Item(
-                        id: try row.decode("id"),
+                        id: try row.decode("id", as: UUID.self).uuidString.lowercased(),
                         eventType: try row.decode("event_type"),
                         title: try row.decode("title"),
                         body: try row.decode("body"),
                         titleEn: try row.decode("title_en", as: String?.self),
                         bodyEn: try row.decode("body_en", as: String?.self),
-                        submissionId: try row.decode("submission_id", as: UUID?.self),
+                        submissionId: try row.decode("submission_id", as: UUID?.self)?.uuidString.lowercased(),
                         createdAt: try row.decode("created_at"),
                         readAt: try row.decode("read_at", as: Date?.self)
                     )
