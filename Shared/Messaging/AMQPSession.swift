@@ -211,19 +211,26 @@ final class AMQPSession {
 
     /// Declares `topology` (idempotent).
     func declare(_ topology: Topology) throws(MessagingError) {
-        try declareExchange(topology.eventsExchange)
-        try declareExchange(topology.deadLetterExchange)
+        try declareExchange(topology.eventsExchange, passive: !topology.ownsExchanges)
+        if topology.ownsExchanges || topology.queues.contains(where: { $0.kind == .durable }) {
+            try declareExchange(topology.deadLetterExchange, passive: !topology.ownsExchanges)
+        }
         for queue in topology.queues {
             let arena = CArena()
-            _ = amqp_queue_declare(
-                state, Self.channel, arena.bytes(queue.name), 0, 1, 0, 0,
-                arena.table([
-                    ("x-queue-type", .string("quorum")),
-                    ("x-delivery-limit", .int(Int64(queue.deliveryLimit))),
-                    ("x-dead-letter-exchange", .string(topology.deadLetterExchange)),
-                    ("x-dead-letter-routing-key", .string(queue.name)),
-                ])
-            )
+            switch queue.kind {
+            case .durable:
+                _ = amqp_queue_declare(
+                    state, Self.channel, arena.bytes(queue.name), 0, 1, 0, 0,
+                    arena.table([
+                        ("x-queue-type", .string("quorum")),
+                        ("x-delivery-limit", .int(Int64(queue.deliveryLimit))),
+                        ("x-dead-letter-exchange", .string(topology.deadLetterExchange)),
+                        ("x-dead-letter-routing-key", .string(queue.name)),
+                    ])
+                )
+            case .transient:
+                _ = amqp_queue_declare(state, Self.channel, arena.bytes(queue.name), 0, 0, 0, 1, amqp_empty_table)
+            }
             try check("queue.declare \(queue.name)")
             for key in queue.bindings {
                 _ = amqp_queue_bind(
@@ -232,6 +239,7 @@ final class AMQPSession {
                 )
                 try check("queue.bind \(queue.name) \(key)")
             }
+            guard queue.kind == .durable else { continue }
             _ = amqp_queue_declare(
                 state, Self.channel, arena.bytes(queue.deadLetterQueueName), 0, 1, 0, 0, amqp_empty_table
             )
@@ -244,10 +252,11 @@ final class AMQPSession {
         }
     }
 
-    private func declareExchange(_ name: String) throws(MessagingError) {
+    /// Declares a durable topic exchange, or with `passive` only checks that it exists.
+    private func declareExchange(_ name: String, passive: Bool = false) throws(MessagingError) {
         let arena = CArena()
         _ = amqp_exchange_declare(
-            state, Self.channel, arena.bytes(name), arena.bytes("topic"), 0, 1, 0, 0, amqp_empty_table
+            state, Self.channel, arena.bytes(name), arena.bytes("topic"), passive ? 1 : 0, 1, 0, 0, amqp_empty_table
         )
         try check("exchange.declare \(name)")
     }

@@ -389,22 +389,7 @@ private struct ClaimedRow {
 
     /// The AMQP message: CloudEvents binary mode, persistent, mandatory.
     func message(exchange: String) -> OutgoingMessage {
-        let encoded = CloudEventAMQPBinding.encode(event)
-        return OutgoingMessage(
-            exchange: exchange,
-            routingKey: routingKey,
-            body: [UInt8](encoded.body),
-            properties: MessageProperties(
-                contentType: encoded.contentType,
-                messageId: encoded.messageId,
-                type: encoded.type,
-                timestamp: encoded.timestamp,
-                appId: encoded.appId,
-                persistent: true,
-                headers: encoded.headers
-            ),
-            mandatory: true
-        )
+        OutgoingMessage(event: event, exchange: exchange)
     }
 }
 

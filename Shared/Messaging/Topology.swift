@@ -8,10 +8,24 @@ package struct QueueSpec: Sendable, Equatable {
     package var deliveryLimit: Int
 
     /// Describes a queue bound to the events exchange with `bindings`.
-    package init(name: String, bindings: [String], deliveryLimit: Int = 5) {
+    /// How the queue lives on the broker.
+    package var kind: Kind
+
+    /// How a queue lives on the broker.
+    package enum Kind: Sendable, Equatable {
+        /// A service's work queue: quorum, durable, `x-delivery-limit`, dead-lettered into `<name>.dead`.
+        case durable
+        /// A watcher's queue (dashboards): classic, not durable, deleted when its last consumer leaves, no
+        /// dead-lettering — so a user with rights only on its own queues can declare it.
+        case transient
+    }
+
+    /// Describes one queue; `kind` defaults to a service's durable, dead-lettered work queue.
+    package init(name: String, bindings: [String], deliveryLimit: Int = 5, kind: Kind = .durable) {
         self.name = name
         self.bindings = bindings
         self.deliveryLimit = deliveryLimit
+        self.kind = kind
     }
 
     /// Name of the queue that keeps what this queue dead-letters.
@@ -35,15 +49,20 @@ package struct Topology: Sendable, Equatable {
     package var deadLetterExchange: String
     /// Consumer queues.
     package var queues: [QueueSpec]
+    /// Whether this user declares the two exchanges (services) or only checks that they exist (dashboards and
+    /// other read-only users, which may not configure them).
+    package var ownsExchanges: Bool
 
     /// Describes the topology; the exchange names default to the production names.
     package init(
         eventsExchange: String = "asnreward.events",
         deadLetterExchange: String = "asnreward.dead",
-        queues: [QueueSpec]
+        queues: [QueueSpec],
+        ownsExchanges: Bool = true
     ) {
         self.eventsExchange = eventsExchange
         self.deadLetterExchange = deadLetterExchange
         self.queues = queues
+        self.ownsExchanges = ownsExchanges
     }
 }
