@@ -85,11 +85,12 @@ struct DatabaseBench {
 
         let pipelined = try await measurePipeline(explicitTransaction: false)
         let pipelineTransactions = max(2, Int(pipelined) * seconds / batch)
-        let pgbenchPipeline =
-            (try? await pgbench(
-                script: pipelineScript(), protocol: "extended", transactions: pipelineTransactions)).map {
-                $0 * Double(batch)
-            }
+        // pgbench counts transactions; each pipelined transaction inserts `batch` rows.
+        func pgbenchPipelineRows(_ mode: String) async -> Double? {
+            (try? await pgbench(script: pipelineScript(), protocol: mode, transactions: pipelineTransactions))
+                .map { $0 * Double(batch) }
+        }
+        let pgbenchPipeline = await pgbenchPipelineRows("extended")
         lines.append(
             Line(
                 path: "(b) pipeline, \(batch)/sync", ours: pipelined, reference: pgbenchPipeline,
@@ -104,11 +105,7 @@ struct DatabaseBench {
             Line(
                 path: "(b') BEGIN+pipeline+COMMIT", ours: pipelinedTx, reference: pgbenchPipeline,
                 referenceName: "pgbench \\startpipeline"))
-        let pgbenchPrepared =
-            (try? await pgbench(
-                script: pipelineScript(), protocol: "prepared", transactions: pipelineTransactions)).map {
-                $0 * Double(batch)
-            }
+        let pgbenchPrepared = await pgbenchPipelineRows("prepared")
         lines.append(
             Line(
                 path: "(b) vs prepared statements", ours: pipelined, reference: pgbenchPrepared,

@@ -14,11 +14,10 @@ struct NotificationService {
 
     init(configuration: ServiceConfiguration, logger: Logger) throws {
         let inbox = InAppInbox(logger: logger)
-        let resources = Self.resources
         backbone = try EventBackbone(
             configuration: configuration,
             service: .notification,
-            migrations: try resources.migrations(),
+            migrations: try notificationResources.migrations(),
             queues: [
                 InboxQueue(
                     spec: QueueSpec(name: "notification.events", bindings: InAppInbox.routingKeys),
@@ -33,10 +32,10 @@ struct NotificationService {
             routes: NotificationRoutes(pool: backbone.pool).collection(),
             services: backbone.services,
             readinessChecks: backbone.readinessChecks,
-            openAPIDocument: try resources.openAPIDocument()
+            openAPIDocument: try notificationResources.openAPIDocument()
         )
     }
-
-    /// Migrations and the OpenAPI document bundled with the executable.
-    static let resources = ServiceResources(bundle: .module)
 }
+
+/// Migrations and the OpenAPI document bundled with the executable.
+let notificationResources = ServiceResources(bundle: .module)

@@ -14,11 +14,10 @@ struct VerificationService {
 
     init(configuration: ServiceConfiguration, logger: Logger) throws {
         let checker = EvidenceChecker(source: ServiceName.verification.eventSource, logger: logger)
-        let resources = Self.resources
         backbone = try EventBackbone(
             configuration: configuration,
             service: .verification,
-            migrations: try resources.migrations(),
+            migrations: try verificationResources.migrations(),
             queues: [
                 InboxQueue(
                     spec: QueueSpec(name: "verification.submissions", bindings: [SubmissionReceived.eventName]),
@@ -33,10 +32,10 @@ struct VerificationService {
             routes: DecisionRoutes(pool: backbone.pool).collection(),
             services: backbone.services,
             readinessChecks: backbone.readinessChecks,
-            openAPIDocument: try resources.openAPIDocument()
+            openAPIDocument: try verificationResources.openAPIDocument()
         )
     }
-
-    /// Migrations and the OpenAPI document bundled with the executable.
-    static let resources = ServiceResources(bundle: .module)
 }
+
+/// Migrations and the OpenAPI document bundled with the executable.
+let verificationResources = ServiceResources(bundle: .module)

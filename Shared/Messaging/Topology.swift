@@ -7,7 +7,6 @@ package struct QueueSpec: Sendable, Equatable {
     /// Deliveries after which a quorum queue dead-letters a message (`x-delivery-limit`).
     package var deliveryLimit: Int
 
-    /// Describes a queue bound to the events exchange with `bindings`.
     /// How the queue lives on the broker.
     package var kind: Kind
 
@@ -20,7 +19,8 @@ package struct QueueSpec: Sendable, Equatable {
         case transient
     }
 
-    /// Describes one queue; `kind` defaults to a service's durable, dead-lettered work queue.
+    /// Describes a queue bound to the events exchange with `bindings`; `kind` defaults to a service's durable,
+    /// dead-lettered work queue.
     package init(name: String, bindings: [String], deliveryLimit: Int = 5, kind: Kind = .durable) {
         self.name = name
         self.bindings = bindings
