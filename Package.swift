@@ -137,7 +137,7 @@ let package = Package(
         .testTarget(
             name: "ServiceSupportTests",
             dependencies: [
-                "ServiceSupport", "TestSupport", hummingbird,
+                "ServiceSupport", "TestSupport", "Database", hummingbird,
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings

@@ -14,6 +14,18 @@ package struct DatabaseConfiguration: Sendable {
     package var applicationName: String
     /// How long libpq waits for the server when connecting; a `connect_timeout` in `url` takes precedence.
     package var connectTimeout: Duration
+    /// The client-side deadline of one operation (statement, pipeline, COPY, `COMMIT`): when the server has not
+    /// answered by then (a frozen or unreachable server, which `statement_timeout` cannot catch), the connection's
+    /// socket is shut down, the call fails with ``DatabaseError/Code/connectionLost`` and the pool discards the
+    /// connection. Defaults to `statementTimeout` + 5 s, so a slow statement meets the server's timeout first.
+    package var operationDeadline: Duration
+    /// How long a caller waits for a pooled connection before it fails with ``DatabaseError/Code/poolTimeout``.
+    package var acquireTimeout: Duration
+    /// The most callers that may wait for a pooled connection at once; the next one fails at once with
+    /// ``DatabaseError/Code/poolTimeout`` instead of joining an unbounded queue.
+    package var maxWaiters: Int
+    /// TCP keepalive idle time; with `tcp_user_timeout` it detects a peer that vanished from the network.
+    package var keepaliveIdle: Duration
 
     /// Creates a configuration; only `url` is required.
     package init(
@@ -21,13 +33,21 @@ package struct DatabaseConfiguration: Sendable {
         poolSize: Int = 4,
         statementTimeout: Duration = .seconds(30),
         applicationName: String = "asnreward",
-        connectTimeout: Duration = .seconds(10)
+        connectTimeout: Duration = .seconds(10),
+        operationDeadline: Duration? = nil,
+        acquireTimeout: Duration = .seconds(30),
+        maxWaiters: Int = 1000,
+        keepaliveIdle: Duration = .seconds(10)
     ) {
         self.url = url
         self.poolSize = max(1, poolSize)
         self.statementTimeout = statementTimeout
         self.applicationName = applicationName
         self.connectTimeout = connectTimeout
+        self.operationDeadline = operationDeadline ?? statementTimeout + .seconds(5)
+        self.acquireTimeout = acquireTimeout
+        self.maxWaiters = max(0, maxWaiters)
+        self.keepaliveIdle = keepaliveIdle
     }
 }
 
@@ -35,6 +55,7 @@ extension DatabaseConfiguration: CustomStringConvertible {
     /// Describes the configuration without the URL, which carries the password.
     package var description: String {
         "DatabaseConfiguration(poolSize: \(poolSize), statementTimeout: \(statementTimeout), "
+            + "operationDeadline: \(operationDeadline), acquireTimeout: \(acquireTimeout), "
             + "applicationName: \(applicationName))"
     }
 }

@@ -19,8 +19,13 @@ package final class DatabaseConnection: @unchecked Sendable {
     private let queue: DispatchQueue
     /// The `PGconn`; only touched on `queue`.
     private var handle: OpaquePointer?
-    /// The `PGcancel` for this connection; only touched on `queue`, and by a running ``CancelToken``.
-    private var cancelHandle: OpaquePointer?
+    /// The `PGcancel` for this connection; only touched on `queue` (a running ``CancelToken`` holds its own
+    /// reference).
+    private var cancelHandle: CancelHandle?
+    /// The client-side deadline of each operation (``DatabaseConfiguration/operationDeadline``).
+    private let operationDeadline: Duration
+    /// Fires the deadlines of running operations.
+    private static let watchdogQueue = DispatchQueue(label: "asnreward.database.watchdog")
     /// State the pool reads between operations, updated on `queue` after each one.
     private let health = LockedState(Health())
     let logger: Logger
@@ -33,13 +38,13 @@ package final class DatabaseConnection: @unchecked Sendable {
         var lastUsed = ContinuousClock.now
     }
 
-    private init(logger: Logger) {
+    private init(logger: Logger, operationDeadline: Duration) {
         self.queue = DispatchQueue(label: "asnreward.database.connection")
         self.logger = logger
+        self.operationDeadline = operationDeadline
     }
 
     deinit {
-        if let cancelHandle { PQfreeCancel(cancelHandle) }
         if let handle { PQfinish(handle) }
     }
 
@@ -49,7 +54,7 @@ package final class DatabaseConnection: @unchecked Sendable {
     package static func connect(configuration: DatabaseConfiguration, logger: Logger) async throws
         -> DatabaseConnection
     {
-        let connection = DatabaseConnection(logger: logger)
+        let connection = DatabaseConnection(logger: logger, operationDeadline: configuration.operationDeadline)
         try await connection.onQueue { try connection.open(configuration) }
         logger.debug("database connection opened", metadata: ["application": "\(configuration.applicationName)"])
         return connection
@@ -58,10 +63,19 @@ package final class DatabaseConnection: @unchecked Sendable {
     /// Runs on `queue`: connects and configures the session.
     private func open(_ configuration: DatabaseConfiguration) throws {
         let timeoutSeconds = max(1, (configuration.connectTimeout.wholeMilliseconds + 999) / 1000)
-        // connect_timeout comes before dbname so that a value in the URL overrides it; application_name comes
+        let keepaliveIdle = max(1, (configuration.keepaliveIdle.wholeMilliseconds + 999) / 1000)
+        // Keepalives and tcp_user_timeout notice a server that vanished from the network (no FIN, no RST): without
+        // them a connection waits for an answer forever. The operation deadline covers a server that is reachable
+        // but frozen. These come before dbname so that values in the URL override them; application_name comes
         // after, so ours wins.
-        let keywords = ["connect_timeout", "dbname", "application_name"]
-        let values = ["\(timeoutSeconds)", configuration.url, configuration.applicationName]
+        let keywords = [
+            "connect_timeout", "keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count",
+            "tcp_user_timeout", "dbname", "application_name",
+        ]
+        let values = [
+            "\(timeoutSeconds)", "1", "\(keepaliveIdle)", "\(max(1, keepaliveIdle / 3))", "3",
+            "\(configuration.operationDeadline.wholeMilliseconds)", configuration.url, configuration.applicationName,
+        ]
         let connection = withCStrings(keywords) { keywordPointers in
             withCStrings(values) { valuePointers in
                 PQconnectdbParams(keywordPointers, valuePointers, 1)
@@ -96,7 +110,7 @@ package final class DatabaseConnection: @unchecked Sendable {
             handle = nil
             throw DatabaseError(.connectionFailed, sqlState: error.sqlState, message: error.message)
         }
-        cancelHandle = PQgetCancel(connection)
+        cancelHandle = CancelHandle(connection: connection)
     }
 
     // MARK: - Queries
@@ -166,7 +180,6 @@ package final class DatabaseConnection: @unchecked Sendable {
     /// Closes the connection; later calls fail with ``DatabaseError/Code/connectionLost``.
     package func close() async {
         try? await onQueue {
-            if let cancelHandle = self.cancelHandle { PQfreeCancel(cancelHandle) }
             if let handle = self.handle { PQfinish(handle) }
             self.cancelHandle = nil
             self.handle = nil
@@ -199,24 +212,32 @@ package final class DatabaseConnection: @unchecked Sendable {
     // MARK: - Running on the queue
 
     /// Runs `work` on the queue; without `cancellable`, task cancellation is ignored.
+    ///
+    /// Every operation has a deadline (`deadline`, by default ``DatabaseConfiguration/operationDeadline``): if the
+    /// server has not answered by then, the socket is shut down, the call throws
+    /// ``DatabaseError/Code/connectionLost`` and the connection is marked broken (the pool discards it).
     func perform<T: Sendable>(
         cancellable: Bool,
+        deadline: Duration? = nil,
         _ work: @escaping @Sendable (OpaquePointer, CancelToken) throws -> T
     ) async throws -> T {
         let token = CancelToken()
+        let limit = deadline ?? operationDeadline
         let operation: @Sendable () async throws -> T = {
             try await self.onQueue {
                 guard let handle = self.handle else {
                     throw DatabaseError(.connectionLost, message: "the connection is closed")
                 }
-                if cancellable {
-                    guard token.start(cancelHandle: self.cancelHandle) else {
-                        throw DatabaseError(.cancelled, message: "the task was cancelled")
-                    }
+                guard token.start(cancelHandle: cancellable ? self.cancelHandle : nil, socket: PQsocket(handle)) else {
+                    throw DatabaseError(.cancelled, message: "the task was cancelled")
                 }
+                let watchdog = DispatchWorkItem { token.expire() }
+                Self.watchdogQueue.asyncAfter(
+                    deadline: .now() + .milliseconds(Int(clamping: limit.wholeMilliseconds)), execute: watchdog)
                 defer {
+                    watchdog.cancel()
                     token.finish()
-                    let broken = PQstatus(handle) != CONNECTION_OK
+                    let broken = token.hasExpired || PQstatus(handle) != CONNECTION_OK
                     let inTransaction = PQtransactionStatus(handle) != PQTRANS_IDLE
                     self.health.withLock {
                         $0.broken = broken
@@ -224,7 +245,14 @@ package final class DatabaseConnection: @unchecked Sendable {
                         $0.lastUsed = .now
                     }
                 }
-                return try work(handle, token)
+                do {
+                    return try work(handle, token)
+                } catch {
+                    guard token.hasExpired else { throw error }
+                    throw DatabaseError(
+                        .connectionLost,
+                        message: "the database did not answer within \(limit); the connection was abandoned")
+                }
             }
         }
         guard cancellable else { return try await operation() }
@@ -241,7 +269,7 @@ package final class DatabaseConnection: @unchecked Sendable {
 
     /// Waits up to `timeout` for `NOTIFY` payloads on a connection that ran `LISTEN`.
     func waitForNotifications(timeout: Duration) async throws -> [String] {
-        try await perform(cancellable: false) { connection, _ in
+        try await perform(cancellable: false, deadline: timeout + operationDeadline) { connection, _ in
             var payloads = Self.drainNotifications(connection)
             if !payloads.isEmpty { return payloads }
             let socket = PQsocket(connection)
@@ -271,24 +299,56 @@ package final class DatabaseConnection: @unchecked Sendable {
     }
 }
 
-/// Coordinates cancelling one operation: `cancel()` from the task's cancellation handler, `start`/`finish` from
-/// the connection's queue. `PQcancel` is only sent while the operation runs, and the `PGcancel` is only used
-/// between `start` and `finish`, under the lock (so it cannot be freed meanwhile).
+/// A `PGcancel`, freed when its last user lets go: a cancel request sent from another thread may outlive the
+/// connection's own reference (the connection closing meanwhile must not free it under `PQcancel`).
+///
+/// `@unchecked Sendable`: the pointer is immutable after creation, and `PQcancel` only reads it (libpq documents
+/// it as safe to call from any thread, even a signal handler).
+final class CancelHandle: @unchecked Sendable {
+    private let pointer: OpaquePointer
+
+    init?(connection: OpaquePointer) {
+        guard let pointer = PQgetCancel(connection) else { return nil }
+        self.pointer = pointer
+    }
+
+    deinit { PQfreeCancel(pointer) }
+
+    /// Sends the cancel request (blocking: it opens a connection to the server and waits for it to close).
+    func send() {
+        var buffer = [CChar](repeating: 0, count: 256)
+        _ = PQcancel(pointer, &buffer, Int32(buffer.count))
+    }
+}
+
+/// Coordinates the end of one operation: `cancel()` from the task's cancellation handler, `expire()` from the
+/// deadline watchdog, `start`/`finish` from the connection's queue.
+///
+/// Neither `cancel()` nor `expire()` ever blocks its caller: the cancel request (`PQcancel`, which connects to the
+/// server and waits for it) runs on a utility queue, so a frozen server cannot occupy a cooperative thread; the
+/// deadline shuts the socket down (`shutdown(2)`, the descriptor stays open until libpq closes it), which makes
+/// the blocked libpq call on the connection's queue return with a broken connection. Both act only while the
+/// operation runs, under the lock, so the socket cannot be closed underneath them.
 final class CancelToken: Sendable {
     private enum Phase { case pending, running, finished }
     private struct State {
         var phase = Phase.pending
         var cancelled = false
-        var cancelHandle: OpaquePointer?
+        var expired = false
+        var cancelHandle: CancelHandle?
+        var socket: Int32 = -1
     }
     private let state = LockedState(State())
+    /// Where cancel requests are sent from: never the cooperative pool, never the connection's own queue.
+    private static let cancelQueue = DispatchQueue(label: "asnreward.database.cancel", attributes: .concurrent)
 
-    /// Marks the operation running; false if it was cancelled before it started.
-    func start(cancelHandle: OpaquePointer?) -> Bool {
+    /// Marks the operation running on `socket`; false if it was cancelled before it started.
+    func start(cancelHandle: CancelHandle?, socket: Int32) -> Bool {
         state.withLock { state in
             guard !state.cancelled else { return false }
             state.phase = .running
             state.cancelHandle = cancelHandle
+            state.socket = socket
             return true
         }
     }
@@ -297,20 +357,33 @@ final class CancelToken: Sendable {
         state.withLock { state in
             state.phase = .finished
             state.cancelHandle = nil
+            state.socket = -1
         }
     }
 
     /// Whether `cancel()` was called; a "query canceled" error is then ours, not a statement timeout.
     var wasCancelled: Bool { state.withLock { $0.cancelled } }
 
+    /// Whether the deadline passed while the operation ran (its connection is then unusable).
+    var hasExpired: Bool { state.withLock { $0.expired } }
+
+    /// Asks the server to cancel the running statement, from the cancel queue.
     func cancel() {
         state.withLock { state in
             guard state.phase != .finished else { return }
             state.cancelled = true
             if state.phase == .running, let handle = state.cancelHandle {
-                var buffer = [CChar](repeating: 0, count: 256)
-                _ = PQcancel(handle, &buffer, Int32(buffer.count))
+                Self.cancelQueue.async { handle.send() }
             }
+        }
+    }
+
+    /// The deadline passed: abandons the connection by shutting its socket down.
+    func expire() {
+        state.withLock { state in
+            guard state.phase == .running, !state.expired, state.socket >= 0 else { return }
+            state.expired = true
+            _ = shutdown(state.socket, Int32(SHUT_RDWR))
         }
     }
 }

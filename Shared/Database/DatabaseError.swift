@@ -27,6 +27,8 @@ package struct DatabaseError: Error, CustomStringConvertible, Sendable {
         package static let cancelled = Code("cancelled")
         /// The pool is shut down.
         package static let poolClosed = Code("poolClosed")
+        /// No pooled connection became free within `acquireTimeout`, or too many callers were already waiting.
+        package static let poolTimeout = Code("poolTimeout")
         /// A value could not be converted between PostgreSQL and Swift (wrong type, NULL into non-optional, …).
         package static let decoding = Code("decoding")
         /// A migration could not be loaded or applied, or an applied migration was changed.
@@ -59,6 +61,13 @@ package struct DatabaseError: Error, CustomStringConvertible, Sendable {
         if let sqlState { text += ", sqlState: \(sqlState)" }
         if let queryIndex { text += ", queryIndex: \(queryIndex)" }
         return text + "): " + message
+    }
+
+    /// Whether the error means the database cannot be reached or is overloaded, rather than that the statement
+    /// or its data are wrong: the same work may succeed later (HTTP 503 with `Retry-After`; an inbox consumer holds
+    /// its batch and retries instead of dead-lettering it).
+    package var isUnavailable: Bool {
+        code == .connectionFailed || code == .connectionLost || code == .poolClosed || code == .poolTimeout
     }
 
     /// Maps a SQLSTATE to a code; `cancelledByUs` tells a statement cancelled by `PQcancel` apart from a timeout.

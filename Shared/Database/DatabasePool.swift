@@ -1,10 +1,13 @@
+import Dispatch
 import Logging
 import ServiceLifecycle
 
 /// A bounded pool of ``DatabaseConnection``s; a `Service` that closes them on graceful shutdown.
 ///
-/// Connections are opened lazily, up to `configuration.poolSize`; callers beyond that wait in FIFO order (a
-/// cancelled waiter leaves the queue with ``DatabaseError/Code/cancelled``). A connection that broke
+/// Connections are opened lazily, up to `configuration.poolSize`; callers beyond that wait in FIFO order, each for
+/// at most `configuration.acquireTimeout` and at most `configuration.maxWaiters` at once (either limit fails the
+/// caller with ``DatabaseError/Code/poolTimeout``, which services answer with 503 and `Retry-After`; a cancelled
+/// waiter leaves the queue with ``DatabaseError/Code/cancelled``). A connection that broke
 /// (`CONNECTION_BAD`, e.g. after `pg_terminate_backend`) is discarded when returned, and its slot is reopened for
 /// the next caller; an idle connection is checked for a termination notice before it is handed out again. A
 /// connection returned with an open transaction is rolled back first.
@@ -98,19 +101,27 @@ package final class DatabasePool: Service, Sendable {
         }
     }
 
-    /// Whether a connection can run `SELECT 1` within two seconds (for readiness probes).
-    package func ping() async -> Bool {
-        await withTaskGroup(of: Bool.self) { group in
-            group.addTask {
-                (try? await self.withConnection { try await $0.query("SELECT 1") }) != nil
+    /// Whether a connection can run `SELECT 1` within `timeout` (for readiness probes).
+    ///
+    /// Answers by the timeout even when the server is frozen: the probe is not awaited past it (it is cancelled
+    /// and ends at its own deadline), so a stalled database never stalls the health endpoint.
+    package func ping(timeout: Duration = .seconds(2)) async -> Bool {
+        let answered = LockedState(false)
+        return await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+            let answer: @Sendable (Bool) -> Void = { result in
+                let first = answered.withLock { done -> Bool in
+                    defer { done = true }
+                    return !done
+                }
+                if first { continuation.resume(returning: result) }
             }
-            group.addTask {
-                try? await Task.sleep(for: .seconds(2))
-                return false
+            let probe = Task {
+                answer((try? await self.withConnection { try await $0.query("SELECT 1") }) != nil)
             }
-            let first = await group.next() ?? false
-            group.cancelAll()
-            return first
+            Self.timerQueue.asyncAfter(deadline: .now() + .milliseconds(Int(clamping: timeout.wholeMilliseconds))) {
+                probe.cancel()
+                answer(false)
+            }
         }
     }
 
@@ -168,10 +179,20 @@ package final class DatabasePool: Service, Sendable {
                         continuation.resume(returning: .slot)
                         return nil
                     }
+                    guard state.waiters.count < configuration.maxWaiters else {
+                        return DatabaseError(
+                            .poolTimeout,
+                            message: "too many requests are waiting for a database connection"
+                        )
+                    }
                     state.waiters.append((id, continuation))
                     return nil
                 }
-                if let error { continuation.resume(throwing: error) }
+                if let error {
+                    continuation.resume(throwing: error)
+                } else {
+                    scheduleAcquireTimeout(waiterID: id)
+                }
             }
         } onCancel: {
             let waiter = state.withLock { state -> CheckedContinuation<Lease, any Error>? in
@@ -181,6 +202,23 @@ package final class DatabasePool: Service, Sendable {
             waiter?.resume(throwing: DatabaseError(.cancelled, message: "the task was cancelled"))
         }
     }
+
+    /// Fails waiter `waiterID` with ``DatabaseError/Code/poolTimeout`` if it still waits after `acquireTimeout`.
+    private func scheduleAcquireTimeout(waiterID: Int) {
+        let timeout = configuration.acquireTimeout
+        Self.timerQueue.asyncAfter(deadline: .now() + .milliseconds(Int(clamping: timeout.wholeMilliseconds))) {
+            [state] in
+            let waiter = state.withLock { state -> CheckedContinuation<Lease, any Error>? in
+                guard let index = state.waiters.firstIndex(where: { $0.id == waiterID }) else { return nil }
+                return state.waiters.remove(at: index).continuation
+            }
+            waiter?.resume(
+                throwing: DatabaseError(.poolTimeout, message: "no database connection became free within \(timeout)"))
+        }
+    }
+
+    /// Fires acquire timeouts.
+    private static let timerQueue = DispatchQueue(label: "asnreward.database.pool-timer")
 
     private func release(_ connection: DatabaseConnection) async {
         if !connection.isBroken, connection.isInTransaction {

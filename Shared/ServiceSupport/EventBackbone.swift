@@ -62,11 +62,7 @@ package struct EventBackbone: Sendable {
         self.service = service
         self.logger = logger
         self.migrations = MessagingSchema.migrations + migrations
-        let database = DatabaseConfiguration(
-            url: configuration.databaseURL,
-            poolSize: poolSize,
-            applicationName: service.rawValue
-        )
+        let database = try configuration.databaseConfiguration(poolSize: poolSize, applicationName: service.rawValue)
         let pool = DatabasePool(configuration: database, logger: logger)
         self.pool = pool
         let exchanges = Topology(eventsExchange: configuration.eventsExchange, queues: [])

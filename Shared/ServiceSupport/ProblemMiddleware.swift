@@ -1,3 +1,4 @@
+import Database
 import Foundation
 import Hummingbird
 import Logging
@@ -9,6 +10,8 @@ import NIOCore
 /// - Hummingbird's `HTTPError` (404, 405, 413, the 400s of `request.decode`) and other `HTTPResponseError`s keep
 ///   their status; a 4xx keeps its message as `detail`, a 5xx's message is dropped;
 /// - `DecodingError` becomes 400 with the path of the offending field;
+/// - a ``DatabaseError`` that means the database is unreachable, frozen or saturated becomes 503 with
+///   `Retry-After` (the request may simply be sent again);
 /// - anything else becomes a 500 with a generic detail; the error itself is logged, never sent.
 package struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
     /// Creates the middleware.
@@ -57,6 +60,14 @@ package struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             return .badRequest(ProblemDetails.describe(decoding), code: "INVALID_BODY")
         case is CancellationError:
             return .serviceUnavailable()
+        case let database as DatabaseError where database.isUnavailable || database.code == .timeout:
+            // The database is down, frozen or saturated: the request was fine and may be sent again shortly.
+            logger.warning("Basis data tidak tersedia", metadata: ["error": "\(database)"])
+            return .serviceUnavailable(
+                "Layanan sedang tidak dapat menjangkau basis data; silakan coba lagi sebentar lagi. "
+                    + "The database is temporarily unavailable; please retry.",
+                retryAfterSeconds: 5
+            )
         default:
             logger.error("Kesalahan tak terduga", metadata: ["error": "\(String(reflecting: error))"])
             return .internalError()

@@ -65,8 +65,8 @@ final class RunningSystem: @unchecked Sendable {
     private func provision() async throws {
         try FileManager.default.createDirectory(
             at: logDirectory.appendingPathComponent("blobs"), withIntermediateDirectories: true)
-        _ = try TestBroker.rabbitmqctl("add_vhost", vhost)
-        _ = try TestBroker.rabbitmqctl("set_permissions", "-p", vhost, "asnreward_admin", ".*", ".*", ".*")
+        _ = try await TestBroker.rabbitmqctl("add_vhost", vhost)
+        _ = try await TestBroker.rabbitmqctl("set_permissions", "-p", vhost, "asnreward_admin", ".*", ".*", ".*")
         let admin = try await DatabaseConnection.connect(
             configuration: DatabaseConfiguration(url: adminDatabaseURL), logger: .init(label: "e2e"))
         for service in Self.services {
@@ -79,7 +79,7 @@ final class RunningSystem: @unchecked Sendable {
         let binaries = DevEnvironment.repositoryRoot.appendingPathComponent(".build/debug")
         let amqp = try amqpURL
         for service in Self.services {
-            let port = try Self.freePort()
+            let port = try freeLoopbackPort()
             let process = Process()
             process.executableURL = binaries.appendingPathComponent(service)
             var environment = ProcessInfo.processInfo.environment
@@ -146,26 +146,7 @@ final class RunningSystem: @unchecked Sendable {
             }
             await admin.close()
         }
-        _ = try? TestBroker.rabbitmqctl("delete_vhost", vhost)
-    }
-
-    /// A TCP port nobody listens on right now (bound once to port 0 and released).
-    static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw DevEnvironmentError(message: "socket() failed") }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
-                bind(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
-            }
-        }
-        guard bound else { throw DevEnvironmentError(message: "bind() failed") }
-        return Int(UInt16(bigEndian: address.sin_port))
+        _ = try? await TestBroker.rabbitmqctl("delete_vhost", vhost)
     }
 }
 

@@ -120,7 +120,7 @@ import Testing
                 await received.add(batch)
                 if batch.contains(where: { !$0.redelivered }) {
                     // Lose the connection while this batch is being handled: its acks must not reach the new one.
-                    _ = try? TestBroker.closeConnections(named: consumerName)
+                    _ = try? await TestBroker.closeConnections(named: consumerName)
                     try? await Task.sleep(for: .seconds(2))
                 }
                 return batch.map { _ in .ack }

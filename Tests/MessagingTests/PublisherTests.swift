@@ -114,9 +114,9 @@ import Testing
                 #expect(await eventually { await received.deliveries.count == 10 })
                 #expect(await eventually { consumer.isConnected() })
 
-                let closedPublishers = try TestBroker.closeConnections(named: publisherName)
+                let closedPublishers = try await TestBroker.closeConnections(named: publisherName)
                 #expect(closedPublishers == 1)
-                let closedConsumers = try TestBroker.closeConnections(named: consumerName)
+                let closedConsumers = try await TestBroker.closeConnections(named: consumerName)
                 #expect(closedConsumers == 1)
 
                 let after = makeMessages(10, exchange: topology.eventsExchange, routingKey: "a", prefix: "after")

@@ -1,5 +1,9 @@
 import Foundation
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// Settings of the local stack started by `deploy/dev`: the process environment first, then `.run/env`.
 ///
 /// `.run/env` is found by walking up from the current directory and from this file's directory, and is parsed by
@@ -43,6 +47,20 @@ package enum DevEnvironment {
         return nil
     }
 
+    /// ``shell(_:environment:capture:)`` on a thread of its own, for async code: commands such as `rabbitmqctl`,
+    /// `initdb` or `pg_ctl -w` take seconds, and blocking one of the few cooperative threads that long stalls every
+    /// test running beside the caller.
+    package static func shellOffPool(_ script: String, environment: [String: String]? = nil, capture: Bool = true)
+        async throws -> String
+    {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread {
+                continuation.resume(
+                    with: Result { try shell(script, environment: environment, capture: capture) })
+            }
+        }
+    }
+
     /// Runs `script` with `/bin/bash -c`; returns standard output, throws on a non-zero exit.
     ///
     /// - Parameter capture: `false` sends standard output to /dev/null — for scripts that start daemons, which
@@ -82,4 +100,23 @@ package struct DevEnvironmentError: Error, CustomStringConvertible {
 
     /// Creates the error with a message for the test log.
     package init(message: String) { self.message = message }
+}
+
+/// A TCP port on 127.0.0.1 that was free a moment ago.
+package func freeLoopbackPort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw DevEnvironmentError(message: "socket() failed") }
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) { pointer in
+        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw in
+            bind(fd, raw, length) == 0 && getsockname(fd, raw, &length) == 0
+        }
+    }
+    guard bound else { throw DevEnvironmentError(message: "cannot find a free port") }
+    return Int(UInt16(bigEndian: address.sin_port))
 }

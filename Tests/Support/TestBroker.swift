@@ -59,25 +59,26 @@ package enum TestBroker {
     /// Closes the broker's connections whose client-provided name is `name` (`rabbitmqctl close_connection`);
     /// returns how many it closed.
     @discardableResult
-    package static func closeConnections(named name: String) throws -> Int {
+    package static func closeConnections(named name: String) async throws -> Int {
         // 3.10's rabbitmqctl has no user_provided_name column: match the name inside client_properties,
         // printed as {"connection_name","<name>"}.
-        let listing = try rabbitmqctl("list_connections", "pid", "client_properties", "--no-table-headers", "--quiet")
+        let listing = try await rabbitmqctl(
+            "list_connections", "pid", "client_properties", "--no-table-headers", "--quiet")
         var closed = 0
         for line in listing.split(separator: "\n") {
             let fields = line.split(separator: "\t", maxSplits: 1).map(String.init)
             guard fields.count == 2, fields[1].contains("{\"connection_name\",\"\(name)\"}") else { continue }
-            _ = try rabbitmqctl("close_connection", fields[0], "closed by a test")
+            _ = try await rabbitmqctl("close_connection", fields[0], "closed by a test")
             closed += 1
         }
         return closed
     }
 
     /// Runs the dev node's `rabbitmqctl` (the `RABBITMQCTL` command line) with `arguments`; returns its output.
-    package static func rabbitmqctl(_ arguments: String...) throws -> String {
+    package static func rabbitmqctl(_ arguments: String...) async throws -> String {
         let command = try DevEnvironment.value("RABBITMQCTL")
         let quoted = arguments.map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }
-        return try DevEnvironment.shell("\(command) \(quoted.joined(separator: " "))")
+        return try await DevEnvironment.shellOffPool("\(command) \(quoted.joined(separator: " "))")
     }
 }
 
@@ -100,14 +101,14 @@ package final class ThrowawayBroker: Sendable {
     package init() throws {
         let tag = "\(getpid())-\(UUID().uuidString.prefix(6).lowercased())"
         nodeName = "rabbit-freeze-\(tag)@localhost"
-        port = try Self.freePort()
-        distributionPort = try Self.freePort()
+        port = try freeLoopbackPort()
+        distributionPort = try freeLoopbackPort()
         directory = "/tmp/asnreward-rabbit-\(tag)"
     }
 
     /// Starts the node (on the same data directory if it ran before) and waits until it accepts AMQP logins.
     package func start(timeout: Duration = .seconds(60)) async throws {
-        try DevEnvironment.shell(
+        _ = try await DevEnvironment.shellOffPool(
             """
             mkdir -p '\(directory)' && echo '[].' > '\(directory)/enabled_plugins' && : > '\(directory)/rabbitmq.conf' \
             && { [ "$(id -u)" != 0 ] || chown -R rabbitmq:rabbitmq '\(directory)'; }
@@ -124,7 +125,7 @@ package final class ThrowawayBroker: Sendable {
             "RABBITMQ_CONF_ENV_FILE": "\(directory)/rabbitmq-env.conf",
         ]
         environment.merge(settings) { $1 }
-        try DevEnvironment.shell(
+        _ = try await DevEnvironment.shellOffPool(
             // Close every inherited descriptor above 2 first: Foundation's Process notices the shell's exit
             // through a descriptor the daemon would otherwise keep open.
             """
@@ -187,23 +188,5 @@ package final class ThrowawayBroker: Sendable {
     private func signal(_ number: Int32) throws {
         let pid = try beamPID()
         guard kill(pid, number) == 0 else { throw MessagingError(.protocolError, "kill(\(pid), \(number)) failed") }
-    }
-
-    private static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw MessagingError(.protocolError, "socket() failed") }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw in
-                bind(fd, raw, length) == 0 && getsockname(fd, raw, &length) == 0
-            }
-        }
-        guard bound else { throw MessagingError(.protocolError, "cannot find a free port") }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 }

@@ -1,0 +1,35 @@
+import Database
+
+extension ServiceConfiguration {
+    /// The database settings of this service: ``databaseURL`` plus the client-side limits, each overridable from
+    /// the environment (service-prefixed first, like every key).
+    ///
+    /// | key | default | what |
+    /// |---|---|---|
+    /// | `DATABASE_POOL_SIZE` | `poolSize` | connections of the shared pool |
+    /// | `DATABASE_STATEMENT_TIMEOUT_MS` | 10 000 | server-side `statement_timeout` |
+    /// | `DATABASE_DEADLINE_MS` | statement timeout + 5 000 | client-side deadline of one operation (frozen server) |
+    /// | `DATABASE_ACQUIRE_TIMEOUT_MS` | 5 000 | longest wait for a pooled connection |
+    /// | `DATABASE_CONNECT_TIMEOUT_MS` | 5 000 | longest wait to open a connection |
+    ///
+    /// - Throws: ``ConfigurationError`` when a key is present but not a positive integer.
+    package func databaseConfiguration(poolSize: Int, applicationName: String) throws -> DatabaseConfiguration {
+        func positive(_ key: String, default value: Int) throws -> Int {
+            let number = try int(key, default: value)
+            guard number > 0 else {
+                throw ConfigurationError.invalid(key: key, reason: "harus lebih dari 0 (must be positive)")
+            }
+            return number
+        }
+        let statementMillis = try positive("DATABASE_STATEMENT_TIMEOUT_MS", default: 10_000)
+        return DatabaseConfiguration(
+            url: databaseURL,
+            poolSize: try positive("DATABASE_POOL_SIZE", default: poolSize),
+            statementTimeout: .milliseconds(statementMillis),
+            applicationName: applicationName,
+            connectTimeout: .milliseconds(try positive("DATABASE_CONNECT_TIMEOUT_MS", default: 5_000)),
+            operationDeadline: .milliseconds(try positive("DATABASE_DEADLINE_MS", default: statementMillis + 5_000)),
+            acquireTimeout: .milliseconds(try positive("DATABASE_ACQUIRE_TIMEOUT_MS", default: 5_000))
+        )
+    }
+}
