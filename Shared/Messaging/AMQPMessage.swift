@@ -130,4 +130,7 @@ package enum DeliveryDisposition: Sendable, Equatable {
     case requeue
     /// Give up: basic.reject without requeue, so the queue dead-letters it.
     case reject
+    /// Settle nothing: the delivery stays unacknowledged until the channel closes and the broker returns it
+    /// (shutting down while the database is unreachable).
+    case leave
 }

@@ -360,6 +360,7 @@ final class AMQPSession {
         case .ack: amqp_basic_ack(state, Self.channel, tag, 0)
         case .requeue: amqp_basic_nack(state, Self.channel, tag, 0, 1)
         case .reject: amqp_basic_reject(state, Self.channel, tag, 0)
+        case .leave: 0
         }
     }
 

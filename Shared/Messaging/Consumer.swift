@@ -89,7 +89,7 @@ package final class Consumer: Service, Sendable {
                 dispositions += Array(repeating: .requeue, count: deliveries.count - dispositions.count)
             }
             var byGeneration: [UInt64: [(UInt64, DeliveryDisposition)]] = [:]
-            for (item, disposition) in zip(items, dispositions) {
+            for (item, disposition) in zip(items, dispositions) where disposition != .leave {
                 byGeneration[item.generation, default: []].append((item.delivery.deliveryTag, disposition))
             }
             for (generation, settlements) in byGeneration.sorted(by: { $0.key < $1.key }) {

@@ -38,15 +38,20 @@ package struct InboundEvent: Sendable {
 ///    retried one by one, each in its own transaction, so one poison message does not hold back the others: an
 ///    event whose transaction fails is requeued (on a quorum queue that counts toward `x-delivery-limit`, after
 ///    which the broker dead-letters it with its `x-death` history), the others commit and are acknowledged.
-/// 4. If the database is unreachable, every delivery of the batch is requeued after a pause (up to 5 s,
-///    growing while the outage lasts) so an outage does not burn through the delivery limit at full speed.
+/// 4. If the database is unreachable (``DatabaseError/isUnavailable``: down, refusing connections, frozen past the
+///    operation deadline, pool exhausted), the batch is **held unacknowledged and retried in place** after a pause
+///    that grows from 0.2 s to 5 s while the outage lasts. An outage is not a poison message: requeueing would
+///    count toward the quorum queue's `x-delivery-limit` and dead-letter live events. The broker connection stays
+///    up meanwhile (its pump thread answers heartbeats), and the prefetch window bounds what waits. On graceful
+///    shutdown during an outage the held deliveries are left unsettled; closing the channel returns them.
 ///
 /// Nothing is acknowledged before its transaction committed. Two consumers (or a redelivery racing the first
 /// delivery) inserting the same inbox row serialise on the primary key: the second waits for the first to commit
 /// and then sees a conflict, so the effect happens once. A commit whose outcome is unknown (connection lost at
 /// `COMMIT`) is requeued; the inbox turns the redelivery into a no-op if it had committed.
 ///
-/// Metrics: `inbox_events_total{outcome=processed|duplicate|rejected|requeued}`.
+/// Metrics: `inbox_events_total{outcome=processed|duplicate|rejected|requeued}`, and
+/// `inbox_events_held_total` (events held back for another try during a database outage, counted per try).
 package final class InboxConsumer: Service, Sendable {
     /// The inbox key's first part: the name of this consumer (e.g. `scoring.decisions`).
     package let consumer: String
@@ -55,10 +60,13 @@ package final class InboxConsumer: Service, Sendable {
     private let logger: Logger
     private let handler: @Sendable ([InboundEvent], DatabaseConnection) async throws -> Void
     private let outage = Locked<Duration>(.zero)
+    /// Set on graceful shutdown or cancellation: stop retrying a held batch.
+    private let stopping = Locked(false)
     private let processedCounter: Counter
     private let duplicateCounter: Counter
     private let rejectedCounter: Counter
     private let requeuedCounter: Counter
+    private let heldCounter: Counter
     private let amqpConsumer = Locked<Consumer?>(nil)
     private let settings: (amqp: AMQPConfiguration, topology: Topology?, prefetch: Int, maxBatch: Int)
 
@@ -96,6 +104,7 @@ package final class InboxConsumer: Service, Sendable {
         duplicateCounter = Counter(label: "inbox_events_total", dimensions: [("outcome", "duplicate")])
         rejectedCounter = Counter(label: "inbox_events_total", dimensions: [("outcome", "rejected")])
         requeuedCounter = Counter(label: "inbox_events_total", dimensions: [("outcome", "requeued")])
+        heldCounter = Counter(label: "inbox_events_held_total")
     }
 
     /// Consumes until graceful shutdown or cancellation; the batch in progress commits and is settled first.
@@ -111,7 +120,15 @@ package final class InboxConsumer: Service, Sendable {
             await self.handle(deliveries)
         }
         self.amqpConsumer.withLock { $0 = amqpConsumer }
-        try await amqpConsumer.run()
+        try await withTaskCancellationHandler {
+            try await withGracefulShutdownHandler {
+                try await amqpConsumer.run()
+            } onGracefulShutdown: {
+                self.stopping.withLock { $0 = true }
+            }
+        } onCancel: {
+            self.stopping.withLock { $0 = true }
+        }
     }
 
     /// Whether the consuming connection is up.
@@ -143,14 +160,14 @@ package final class InboxConsumer: Service, Sendable {
         guard !accepted.isEmpty else { return dispositions }
 
         do {
-            let (new, duplicates) = try await process(accepted.map(\.event))
+            let (new, duplicates) = try await processHoldingThroughOutages(accepted.map(\.event))
             processedCounter.increment(by: new)
             duplicateCounter.increment(by: duplicates)
-            outage.withLock { $0 = .zero }
             return dispositions
         } catch {
             if Self.isOutage(error) {
-                await requeueAfterOutage(error, accepted: accepted, into: &dispositions)
+                // Only when shutting down mid-outage: leave the batch unsettled for the broker to return.
+                for item in accepted { dispositions[item.index] = .leave }
                 return dispositions
             }
             if accepted.count == 1 {
@@ -167,12 +184,12 @@ package final class InboxConsumer: Service, Sendable {
 
         for (position, item) in accepted.enumerated() {
             do {
-                let (new, duplicates) = try await process([item.event])
+                let (new, duplicates) = try await processHoldingThroughOutages([item.event])
                 processedCounter.increment(by: new)
                 duplicateCounter.increment(by: duplicates)
             } catch {
                 if Self.isOutage(error) {
-                    await requeueAfterOutage(error, accepted: Array(accepted[position...]), into: &dispositions)
+                    for rest in accepted[position...] { dispositions[rest.index] = .leave }
                     return dispositions
                 }
                 dispositions[item.index] = .requeue
@@ -218,31 +235,46 @@ package final class InboxConsumer: Service, Sendable {
         }
     }
 
-    /// Marks `accepted` for requeueing after a pause that grows while the outage lasts (0.5 s doubling to 5 s).
-    private func requeueAfterOutage(
-        _ error: any Error,
-        accepted: [(index: Int, event: InboundEvent)],
-        into dispositions: inout [DeliveryDisposition]
-    ) async {
-        let pause = outage.withLock { pause -> Duration in
-            pause = min(max(pause * 2, .milliseconds(500)), .seconds(5))
-            return pause
+    /// Runs ``process(_:)``, and while the database is unavailable keeps the events in hand and tries again after a
+    /// pause growing from 0.2 s to 5 s; rethrows an outage only once shutdown was requested.
+    private func processHoldingThroughOutages(_ events: [InboundEvent]) async throws -> (Int, Int) {
+        while true {
+            do {
+                let result = try await process(events)
+                let recovered = outage.withLock { pause -> Bool in
+                    defer { pause = .zero }
+                    return pause != .zero
+                }
+                if recovered {
+                    logger.info(
+                        "database reachable again; the held batch committed", metadata: ["amqp.queue": "\(queue)"])
+                }
+                return result
+            } catch {
+                guard Self.isOutage(error), !stopping.withLock({ $0 }) else { throw error }
+                let pause = outage.withLock { pause -> Duration in
+                    pause = min(max(pause * 2, .milliseconds(200)), .seconds(5))
+                    return pause
+                }
+                heldCounter.increment(by: events.count)
+                logger.error(
+                    "database unavailable; holding the batch and retrying in place",
+                    metadata: [
+                        "amqp.queue": "\(queue)", "batch": "\(events.count)", "error": "\(error)",
+                        "retry_in": "\(pause)",
+                    ]
+                )
+                let deadline = ContinuousClock.now + pause
+                while ContinuousClock.now < deadline, !stopping.withLock({ $0 }) {
+                    try? await Task.sleep(for: min(.milliseconds(100), deadline - ContinuousClock.now))
+                }
+            }
         }
-        logger.error(
-            "database unavailable; requeueing the batch",
-            metadata: [
-                "amqp.queue": "\(queue)", "batch": "\(accepted.count)", "error": "\(error)", "pause": "\(pause)",
-            ]
-        )
-        try? await Task.sleep(for: pause)
-        for item in accepted { dispositions[item.index] = .requeue }
-        requeuedCounter.increment(by: accepted.count)
     }
 
     /// Whether `error` means the database cannot be reached (rather than this batch being bad).
     private static func isOutage(_ error: any Error) -> Bool {
-        guard let error = error as? DatabaseError else { return false }
-        return error.code == .connectionFailed || error.code == .connectionLost || error.code == .poolClosed
+        (error as? DatabaseError)?.isUnavailable ?? false
     }
 
     /// Decodes a delivery into a known CloudEvent, or says why not.
