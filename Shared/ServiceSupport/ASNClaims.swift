@@ -18,6 +18,8 @@ package struct ASNClaims: JWTPayload, Equatable {
     package var exp: ExpirationClaim
     /// Issue time.
     package var iat: IssuedAtClaim
+    /// Not before: the token is refused until this time (RFC 7519 §4.1.5), with ``expiryLeeway`` for clock skew.
+    package var nbf: NotBeforeClaim?
     /// Issuer, if the identity provider sets one.
     package var iss: IssuerClaim?
     /// Audience, if the identity provider sets one.
@@ -32,7 +34,8 @@ package struct ASNClaims: JWTPayload, Equatable {
         exp: Date,
         iat: Date,
         iss: String? = nil,
-        aud: String? = nil
+        aud: String? = nil,
+        nbf: Date? = nil
     ) {
         self.sub = SubjectClaim(value: sub)
         self.name = name
@@ -40,6 +43,7 @@ package struct ASNClaims: JWTPayload, Equatable {
         self.roles = roles
         self.exp = ExpirationClaim(value: exp)
         self.iat = IssuedAtClaim(value: iat)
+        self.nbf = nbf.map { NotBeforeClaim(value: $0) }
         self.iss = iss.map { IssuerClaim(value: $0) }
         self.aud = aud.map { AudienceClaim(value: [$0]) }
     }
@@ -47,9 +51,11 @@ package struct ASNClaims: JWTPayload, Equatable {
     /// Clock skew tolerated between the identity provider and this service.
     package static let expiryLeeway: TimeInterval = 30
 
-    /// Rejects expired tokens (with ``expiryLeeway``).
+    /// Rejects expired tokens and tokens not valid yet (`nbf` in the future), both with ``expiryLeeway``.
     package func verify(using algorithm: some JWTAlgorithm) async throws {
-        try exp.verifyNotExpired(currentDate: Date().addingTimeInterval(-Self.expiryLeeway))
+        let now = Date()
+        try exp.verifyNotExpired(currentDate: now.addingTimeInterval(-Self.expiryLeeway))
+        try nbf?.verifyNotBefore(currentDate: now.addingTimeInterval(Self.expiryLeeway))
     }
 
     /// The identity these claims describe.

@@ -5,8 +5,8 @@ import JWTKit
 ///
 /// Keys are grouped by algorithm (HS256, RS256, ES256); the token's header `alg` picks the group, so a token can
 /// only be checked with a key of the algorithm it claims and `alg: none` or an unconfigured algorithm is rejected
-/// before any signature check. Within a group every key is tried (key rotation). After the signature: `exp`
-/// (with ``ASNClaims/expiryLeeway``), `iss` / `aud` when configured, and the NIP shape of `sub`.
+/// before any signature check. Within a group every key is tried (key rotation). After the signature: `exp` and
+/// `nbf` (with ``ASNClaims/expiryLeeway``), `iss` / `aud` when configured, and the NIP shape of `sub`.
 package struct JWTAuthenticator: Sendable {
     /// Verification keys per `alg` header value.
     private let keysByAlgorithm: [String: JWTKeyCollection]
@@ -84,6 +84,8 @@ package struct JWTAuthenticator: Sendable {
             claims = try await keys.verify(token, as: ASNClaims.self, iteratingKeys: true)
         } catch let error as JWTError where error.failedClaim is ExpirationClaim {
             throw .expired
+        } catch let error as JWTError where error.failedClaim is NotBeforeClaim {
+            throw .notYetValid
         } catch let error as JWTError where error.errorType == .signatureVerificationFailed {
             throw .invalidSignature
         } catch {
@@ -130,6 +132,8 @@ package enum AuthenticationFailure: Error, Equatable, ProblemConvertible {
     case invalidSignature
     /// `exp` is in the past.
     case expired
+    /// `nbf` is in the future (beyond the allowed clock skew).
+    case notYetValid
     /// `iss` or `aud` does not match the configuration.
     case wrongIssuerOrAudience
     /// `sub` is not an 18-digit NIP.
@@ -165,6 +169,12 @@ package enum AuthenticationFailure: Error, Equatable, ProblemConvertible {
             return .unauthorized(
                 "Token sudah kedaluwarsa, silakan masuk kembali. Token expired.",
                 code: "TOKEN_EXPIRED",
+                tokenPresent: true
+            )
+        case .notYetValid:
+            return .unauthorized(
+                "Token belum berlaku; periksa jam perangkat atau coba lagi nanti. Token not valid yet (nbf).",
+                code: "TOKEN_NOT_YET_VALID",
                 tokenPresent: true
             )
         case .wrongIssuerOrAudience:

@@ -106,6 +106,33 @@ struct AuthTests {
         }
     }
 
+    @Test("a token whose nbf lies beyond the clock skew is a 401; within the skew it is accepted")
+    func notYetValid() async throws {
+        let app = try await Fixture.app()
+        let now = Date()
+        func token(notBefore: TimeInterval) async throws -> String {
+            try await Fixture.issuer.sign(
+                ASNClaims(
+                    sub: Fixture.nip, name: "Siti Rahma", opd: "DLH", roles: ["asn"],
+                    exp: now.addingTimeInterval(7200), iat: now, nbf: now.addingTimeInterval(notBefore)))
+        }
+        let future = try await token(notBefore: 3600)
+        try await app.test(.router) { client in
+            try await client.execute(uri: "/v1/me", method: .get, headers: Fixture.bearer(future)) { response in
+                #expect(response.status == .unauthorized)
+                let problem = try response.problem()
+                #expect(problem.code == "TOKEN_NOT_YET_VALID")
+                #expect(problem.detail?.contains("belum berlaku") == true)
+            }
+        }
+        let skewed = try await token(notBefore: ASNClaims.expiryLeeway / 2)
+        try await app.test(.router) { client in
+            try await client.execute(uri: "/v1/me", method: .get, headers: Fixture.bearer(skewed)) { response in
+                #expect(response.status == .ok)
+            }
+        }
+    }
+
     @Test("a subject that is not an 18-digit NIP is a 401")
     func malformedNIP() async throws {
         let app = try await Fixture.app()
