@@ -23,27 +23,48 @@ struct InAppInbox: Sendable {
         var submissionId: UUID?
     }
 
+    /// Applies a batch with at most three statements: remember the programs published in it, read the names of the
+    /// activities it mentions, store every notification.
     func handle(_ events: [InboundEvent], in connection: DatabaseConnection) async throws {
+        var programs: [ProgramPublished] = []
+        var awarded: [(CloudEvent, PointsAwarded)] = []
+        var rejected: [(CloudEvent, SubmissionRejected)] = []
         for inbound in events {
             let event = inbound.event
             switch event.type {
-            case ProgramPublished.eventType:
-                try await remember(try event.decode(ProgramPublished.self), in: connection)
-            case PointsAwarded.eventType:
-                let awarded = try event.decode(PointsAwarded.self)
-                let name = try await activityName(program: awarded.program, code: awarded.activity, in: connection)
-                try await store(Self.message(for: awarded, activityName: name), event: event, in: connection)
-            case SubmissionRejected.eventType:
-                let rejected = try event.decode(SubmissionRejected.self)
-                var name: String?
-                if let program = rejected.program, let activity = rejected.activity {
-                    name = try await activityName(program: program, code: activity, in: connection)
-                }
-                try await store(Self.message(for: rejected, activityName: name), event: event, in: connection)
-            default:
-                logger.debug("Peristiwa tidak diberitahukan", metadata: ["type": "\(event.type)"])
+            case ProgramPublished.eventType: programs.append(try event.decode(ProgramPublished.self))
+            case PointsAwarded.eventType: awarded.append((event, try event.decode(PointsAwarded.self)))
+            case SubmissionRejected.eventType: rejected.append((event, try event.decode(SubmissionRejected.self)))
+            default: logger.debug("Peristiwa tidak diberitahukan", metadata: ["type": "\(event.type)"])
             }
         }
+        try await remember(programs, in: connection)
+        var wanted: Set<ActivityKey> = []
+        for (_, payload) in awarded { wanted.insert(ActivityKey(program: payload.program, code: payload.activity)) }
+        for (_, payload) in rejected {
+            if let program = payload.program, let code = payload.activity {
+                wanted.insert(ActivityKey(program: program, code: code))
+            }
+        }
+        let names = try await activityNames(wanted, in: connection)
+        func name(_ program: String, _ code: String) -> String {
+            names[ActivityKey(program: program, code: code)] ?? code.replacingOccurrences(of: "_", with: " ")
+        }
+        var messages: [(CloudEvent, Message)] = []
+        for (event, payload) in awarded {
+            messages.append((event, Self.message(for: payload, activityName: name(payload.program, payload.activity))))
+        }
+        for (event, payload) in rejected {
+            let activityName = payload.program.flatMap { program in payload.activity.map { name(program, $0) } }
+            messages.append((event, Self.message(for: payload, activityName: activityName)))
+        }
+        try await store(messages, in: connection)
+    }
+
+    /// An activity of a program.
+    private struct ActivityKey: Hashable {
+        var program: String
+        var code: String
     }
 
     /// The message for awarded points.
@@ -78,38 +99,64 @@ struct InAppInbox: Sendable {
         )
     }
 
-    private func store(_ message: Message, event: CloudEvent, in connection: DatabaseConnection) async throws {
+    /// Stores the notifications in one statement; a second copy of an event's notification is ignored.
+    private func store(_ messages: [(CloudEvent, Message)], in connection: DatabaseConnection) async throws {
+        guard !messages.isEmpty else { return }
+        let events = messages.map(\.0)
+        let texts = messages.map(\.1)
         try await connection.query(
             """
             INSERT INTO notifications (id, nip, event_id, event_type, channel, title, body, title_en, body_en,
                                        submission_id)
-            VALUES (\(UUID()), \(message.nip), \(event.id), \(event.type), 'inapp', \(message.title), \(message.body),
-                    \(message.titleEnglish), \(message.bodyEnglish), \(message.submissionId))
+            SELECT gen_random_uuid(), nip, event_id, event_type, 'inapp', title, body, title_en, body_en,
+                   NULLIF(submission_id, '')::uuid
+            FROM unnest(\(texts.map(\.nip))::text[], \(events.map(\.id))::text[], \(events.map(\.type))::text[],
+                        \(texts.map(\.title))::text[], \(texts.map(\.body))::text[], \(texts.map(\.titleEnglish))::text[],
+                        \(texts.map(\.bodyEnglish))::text[], \(texts.map { $0.submissionId?.uuidString ?? "" })::text[])
+                 WITH ORDINALITY AS n(nip, event_id, event_type, title, body, title_en, body_en, submission_id,
+                                      position)
+            ORDER BY position
             ON CONFLICT (event_id, channel, nip) DO NOTHING
             """
         )
     }
 
-    private func remember(_ program: ProgramPublished, in connection: DatabaseConnection) async throws {
-        for activity in program.activities {
-            try await connection.query(
-                """
-                INSERT INTO activities (program, code, name, program_version)
-                VALUES (\(program.program), \(activity.code), \(activity.name), \(program.programVersion))
-                ON CONFLICT (program, code) DO UPDATE SET name = excluded.name, program_version = excluded.program_version
-                """
-            )
+    /// Keeps the activity names of published programs (of a program published twice in a batch, the later).
+    private func remember(_ programs: [ProgramPublished], in connection: DatabaseConnection) async throws {
+        var latest: [String: ProgramPublished] = [:]
+        for program in programs { latest[program.program] = program }
+        let activities = latest.values.sorted { $0.program < $1.program }.flatMap { program in
+            program.activities.map { (program.program, $0.code, $0.name, program.programVersion) }
         }
+        guard !activities.isEmpty else { return }
+        try await connection.query(
+            """
+            INSERT INTO activities (program, code, name, program_version)
+            SELECT * FROM unnest(\(activities.map(\.0))::text[], \(activities.map(\.1))::text[],
+                                 \(activities.map(\.2))::text[], \(activities.map(\.3))::text[])
+            ON CONFLICT (program, code) DO UPDATE SET name = excluded.name, program_version = excluded.program_version
+            """
+        )
     }
 
-    /// The activity's name from the last published program, or its code made readable.
-    private func activityName(program: String, code: String, in connection: DatabaseConnection) async throws
-        -> String
+    /// The names of `activities` from the last published programs (absent ones are missing from the result).
+    private func activityNames(_ activities: Set<ActivityKey>, in connection: DatabaseConnection) async throws
+        -> [ActivityKey: String]
     {
+        guard !activities.isEmpty else { return [:] }
+        let keys = Array(activities)
         let rows = try await connection.query(
-            "SELECT name FROM activities WHERE program = \(program) AND code = \(code)"
+            """
+            SELECT a.program, a.code, a.name FROM activities a
+            JOIN unnest(\(keys.map(\.program))::text[], \(keys.map(\.code))::text[]) AS k(program, code)
+              ON a.program = k.program AND a.code = k.code
+            """
         )
-        if let row = rows.first { return try row.decode("name") }
-        return code.replacingOccurrences(of: "_", with: " ")
+        var names: [ActivityKey: String] = [:]
+        for row in rows {
+            names[ActivityKey(program: try row.decode("program"), code: try row.decode("code"))] = try row.decode(
+                "name")
+        }
+        return names
     }
 }

@@ -119,18 +119,36 @@ enum PointsLedger {
     }
 
     /// Each entry's ASN total in its period up to and including the entry (ledger order).
+    ///
+    /// Read from `points_totals` (kept by a trigger) minus the entries of the same ASN and period recorded after it
+    /// — under the per-ASN lock those are only the caller's own later entries — so no history is re-summed.
     static func runningTotals(of ids: [UUID], in connection: DatabaseConnection) async throws -> [UUID: Int] {
         guard !ids.isEmpty else { return [:] }
         let rows = try await connection.query(
             """
-            SELECT e.id, (SELECT COALESCE(sum(x.points), 0) FROM ledger_entries x
-                          WHERE x.nip = e.nip AND x.period = e.period AND x.seq <= e.seq)::int8 AS total
-            FROM ledger_entries e WHERE e.id = ANY(\(ids)::uuid[])
+            SELECT e.id,
+                   (t.total - (SELECT COALESCE(sum(x.points), 0) FROM ledger_entries x
+                               WHERE x.nip = e.nip AND x.period = e.period AND x.seq > e.seq))::int8 AS total
+            FROM ledger_entries e JOIN points_totals t ON t.nip = e.nip AND t.period = e.period
+            WHERE e.id = ANY(\(ids)::uuid[])
             """
         )
         var totals: [UUID: Int] = [:]
         for row in rows { totals[try row.decode("id")] = try row.decode("total", as: Int.self) }
         return totals
+    }
+
+    /// The (ASN, period) pairs whose kept total differs from the ledger's sum; empty when they all agree.
+    static func totalsDisagreeingWithLedger(in connection: DatabaseConnection) async throws -> [String] {
+        try await connection.query(
+            """
+            SELECT COALESCE(t.nip, l.nip) || ' ' || COALESCE(t.period, l.period) AS pair
+            FROM points_totals t
+            FULL JOIN (SELECT nip, period, sum(points) AS total, count(*) AS entries
+                       FROM ledger_entries GROUP BY nip, period) l ON l.nip = t.nip AND l.period = t.period
+            WHERE t.total IS DISTINCT FROM l.total OR t.entries IS DISTINCT FROM l.entries
+            """
+        ).map { try $0.decode("pair", as: String.self) }
     }
 
     /// The awards (not reversed) of `nips` with an activity time in `range`, for the rules' context.

@@ -69,7 +69,18 @@ struct DecisionHandlerTests {
                 #expect(event.totalInPeriod == expected["\(event.nip) \(event.period)"])
             }
             #expect(Set(awarded.map(\.period)) == ["2026-Q1", "2026-Q2"])
+            try await Self.expectTotalsMatchLedger(pool, pairs: 4)
         }
+    }
+
+    /// The kept per-ASN per-period totals equal the ledger's sums, and there are `pairs` of them.
+    static func expectTotalsMatchLedger(
+        _ pool: DatabasePool, pairs: Int, sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws {
+        let disagreeing = try await pool.withConnection { try await PointsLedger.totalsDisagreeingWithLedger(in: $0) }
+        #expect(disagreeing.isEmpty, "totals differ from the ledger for \(disagreeing)", sourceLocation: sourceLocation)
+        let kept = try await ScoringFixture.count("SELECT count(*) FROM points_totals", pool: pool)
+        #expect(kept == pairs, sourceLocation: sourceLocation)
     }
 
     @Test("the same submission approved twice under different message ids is awarded once")
@@ -156,6 +167,7 @@ struct DecisionHandlerTests {
             #expect(reversed.first?.points == -20)
             #expect(reversed.first?.totalInPeriod == 0)
             #expect(try await ScoringFixture.count("SELECT sum(points) FROM ledger_entries", pool: pool) == 0)
+            try await Self.expectTotalsMatchLedger(pool, pairs: 1)
 
             // Revoked before approved (out of order), in one batch.
             let late = ScoringFixture.verified()
@@ -166,6 +178,7 @@ struct DecisionHandlerTests {
             let awarded = try await ScoringFixture.outbox(PointsAwarded.self, pool: pool)
             #expect(awarded.last?.submissionId == late.submissionId)
             #expect(awarded.last?.points == 0)
+            try await Self.expectTotalsMatchLedger(pool, pairs: 1)
         }
     }
 
