@@ -22,6 +22,10 @@ package final class DatabaseConnection: @unchecked Sendable {
     /// The `PGcancel` for this connection; only touched on `queue` (a running ``CancelToken`` holds its own
     /// reference).
     private var cancelHandle: CancelHandle?
+    /// Statements prepared on this session, by text and parameter types; only touched on `queue`.
+    private var prepared: [PreparedKey: String] = [:]
+    /// How many statements this session has prepared (names are never reused); only touched on `queue`.
+    private var preparedCount = 0
     /// The client-side deadline of each operation (``DatabaseConfiguration/operationDeadline``).
     private let operationDeadline: Duration
     /// Fires the deadlines of running operations.
@@ -115,17 +119,58 @@ package final class DatabaseConnection: @unchecked Sendable {
 
     // MARK: - Queries
 
-    /// Runs one parameterised statement (`PQexecParams`, binary format) and returns its rows.
+    /// Runs one parameterised statement and returns its rows (binary format).
+    ///
+    /// The statement is prepared once per connection (`PQprepare` under a name of its own, then `PQexecPrepared`),
+    /// so the server parses and plans each distinct SQL text once per session, as pgbench `-M prepared` does; the
+    /// first ``preparedStatementLimit`` distinct texts are kept, any further ones run with `PQexecParams`.
     @discardableResult
     package func query(_ query: SQLQuery) async throws -> QueryResult {
         let binds = try EncodedBinds(query.binds)
         let sql = query.sql
         return try await perform(cancellable: true) { connection, token in
-            let result = binds.withCArrays { values, lengths, formats, types in
-                PQexecParams(connection, sql, Int32(binds.count), types, values, lengths, formats, 1)
+            let key = PreparedKey(sql: sql, types: binds.types)
+            guard let name = try self.preparedName(for: key, connection: connection, token: token) else {
+                let result = binds.withCArrays { values, lengths, formats, types in
+                    PQexecParams(connection, sql, Int32(binds.count), types, values, lengths, formats, 1)
+                }
+                return try self.consume(result, connection: connection, token: token)
             }
-            return try self.consume(result, connection: connection, token: token)
+            let result = binds.withCArrays { values, lengths, formats, _ in
+                PQexecPrepared(connection, name, Int32(binds.count), values, lengths, formats, 1)
+            }
+            do {
+                return try self.consume(result, connection: connection, token: token)
+            } catch let error as DatabaseError where error.sqlState == "0A000" || error.sqlState == "26000" {
+                // The schema changed under a cached plan, or the statement is gone (DISCARD): prepare afresh next time.
+                self.prepared[key] = nil
+                throw error
+            }
         }
+    }
+
+    /// The most distinct statements a connection keeps prepared.
+    static let preparedStatementLimit = 256
+
+    /// What identifies a prepared statement: its text and the types of its parameters.
+    struct PreparedKey: Hashable {
+        var sql: String
+        var types: [UInt32]
+    }
+
+    /// The name `key` is prepared under on this connection, preparing it first if needed; `nil` once the limit is
+    /// reached. Runs on the queue.
+    private func preparedName(for key: PreparedKey, connection: OpaquePointer, token: CancelToken) throws -> String? {
+        if let name = prepared[key] { return name }
+        guard prepared.count < Self.preparedStatementLimit else { return nil }
+        preparedCount += 1
+        let name = "asnreward_\(preparedCount)"
+        let result = key.types.withUnsafeBufferPointer { types in
+            PQprepare(connection, name, key.sql, Int32(types.count), types.baseAddress)
+        }
+        _ = try consume(result, connection: connection, token: token)
+        prepared[key] = name
+        return name
     }
 
     /// Runs SQL text with the simple query protocol (`PQexec`): no parameters, several statements allowed

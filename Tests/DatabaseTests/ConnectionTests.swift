@@ -6,6 +6,27 @@ import Testing
 
 /// Errors, timeouts and cancellation of single connections.
 @Suite struct ConnectionTests {
+    @Test func statementsArePreparedOncePerConnectionAndSurviveASchemaChange() async throws {
+        try await withTestDatabase { pool in
+            try await pool.withConnection { connection in
+                try await connection.execute(unsafeSQL: "CREATE TABLE marks (n int)")
+                for n in 1...3 { try await connection.query("INSERT INTO marks (n) VALUES (\(n)) -- marker-prepared") }
+                let preparedCount = try await connection.query(
+                    "SELECT count(*) AS c FROM pg_prepared_statements WHERE statement LIKE '%marker-prepared'"
+                )[0].decode("c", as: Int.self)
+                #expect(preparedCount == 1, "one prepared statement for three executions")
+                #expect(try await connection.query("SELECT sum(n) AS s FROM marks")[0].decode("s", as: Int.self) == 6)
+
+                // A column type change invalidates the cached plan: that call fails, the next one prepares afresh.
+                let read: SQLQuery = "SELECT n FROM marks WHERE n = \(1)"
+                #expect(try await connection.query(read).count == 1)
+                try await connection.execute(unsafeSQL: "ALTER TABLE marks ALTER COLUMN n TYPE bigint")
+                _ = try? await connection.query(read)
+                #expect(try await connection.query(read)[0].decode("n", as: Int.self) == 1)
+            }
+        }
+    }
+
     @Test func uniqueViolationHasItsCodeAndNoSQLOrValues() async throws {
         try await withTestDatabase { pool in
             try await pool.withConnection { connection in
