@@ -236,8 +236,11 @@ package final class InboxConsumer: Service, Sendable {
     }
 
     /// Runs ``process(_:)``, and while the database is unavailable keeps the events in hand and tries again after a
-    /// pause growing from 0.2 s to 5 s; rethrows an outage only once shutdown was requested.
+    /// pause growing from 0.2 s to 5 s; rethrows an outage only once shutdown was requested. A deadlock or
+    /// serialization failure is retried in place too (up to five times, with a short random pause), since it says
+    /// nothing about the events themselves.
     private func processHoldingThroughOutages(_ events: [InboundEvent]) async throws -> (Int, Int) {
+        var conflicts = 0
         while true {
             do {
                 let result = try await process(events)
@@ -250,6 +253,13 @@ package final class InboxConsumer: Service, Sendable {
                         "database reachable again; the held batch committed", metadata: ["amqp.queue": "\(queue)"])
                 }
                 return result
+            } catch let error as DatabaseError where error.code == .serializationFailure && conflicts < 5 {
+                // A deadlock or serialization conflict with a competing consumer: the batch is fine, run it again.
+                conflicts += 1
+                logger.warning(
+                    "inbox batch met a serialization conflict; retrying it in place",
+                    metadata: ["amqp.queue": "\(queue)", "batch": "\(events.count)", "attempt": "\(conflicts)"])
+                try? await Task.sleep(for: .milliseconds(Int.random(in: 10...100) * conflicts))
             } catch {
                 guard Self.isOutage(error), !stopping.withLock({ $0 }) else { throw error }
                 let pause = outage.withLock { pause -> Duration in

@@ -144,6 +144,57 @@ import Testing
     }
 }
 
+/// Transient conflicts are retried in place too: they say nothing about the events.
+@Suite struct InboxConflictTests {
+    /// Fails its first `failures` calls with a serialization failure, then records effects.
+    actor FlakyHandler {
+        private var calls = 0
+        private(set) var seen: [InboundEvent] = []
+        let failures: Int
+
+        init(failures: Int) { self.failures = failures }
+
+        func handle(_ events: [InboundEvent], _ connection: DatabaseConnection) async throws {
+            calls += 1
+            seen += events
+            if calls <= failures {
+                throw DatabaseError(.serializationFailure, sqlState: "40P01", message: "deadlock detected (test)")
+            }
+            try await connection.query(
+                "INSERT INTO effects (message_id) SELECT unnest(\(events.map(\.event.id))::text[])")
+        }
+    }
+
+    @Test func aDeadlockIsRetriedInPlaceNotRequeued() async throws {
+        let topology = TestBroker.topology(queues: [("inbox", ["#"])], deliveryLimit: 2)
+        let queue = topology.queues[0]
+        try await TestBroker.withTopology(topology) {
+            try await withTestDatabase(service: "inbox-tests", migrations: OutboxInbox.migrations) { pool in
+                let flaky = FlakyHandler(failures: 3)
+                let publisher = try OutboxInbox.publisher(topology)
+                let consumer = InboxConsumer(
+                    consumer: "tests.conflict", queue: queue.name, pool: pool,
+                    amqp: try TestBroker.configuration(name: TestBroker.uniqueName("conflict")), topology: topology,
+                    logger: OutboxInbox.logger("test.conflict", level: .critical),
+                    handler: { try await flaky.handle($0, $1) })
+                let event = try OutboxInbox.event("199001012020011001")
+                try await withServices([publisher, consumer]) {
+                    try await OutboxInbox.publishConfirmed(
+                        publisher, [OutboxInbox.message(event, exchange: topology.eventsExchange)])
+                    #expect(
+                        try await eventually(timeout: .seconds(20)) {
+                            try await OutboxInbox.count(pool, "effects") == 1
+                        })
+                }
+                let seen = await flaky.seen
+                #expect(seen.count == 4, "three conflicts, then success")
+                #expect(seen.allSatisfy { !$0.redelivered && $0.deliveryCount == 0 }, "never requeued")
+                #expect(try await TestBroker.admin().messageCount(queue: queue.deadLetterQueueName) == 0)
+            }
+        }
+    }
+}
+
 /// Set once, read by a loop in another task.
 actor StopFlag {
     private(set) var isSet = false
