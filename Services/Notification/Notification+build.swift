@@ -5,7 +5,7 @@ import Logging
 import Messaging
 import ServiceSupport
 
-/// The notification service assembled from its parts; tests build it the same way `main` does.
+/// The notification service assembled from its parts; `main` and the tests build it the same way.
 struct NotificationService {
     /// Pool, outbox relay and the `notification.events` inbox consumer.
     let backbone: EventBackbone
@@ -34,6 +34,12 @@ struct NotificationService {
             readinessChecks: backbone.readinessChecks,
             openAPIDocument: try notificationResources.openAPIDocument()
         )
+    }
+
+    /// Migrates the database, then runs until SIGTERM/SIGINT.
+    func run() async throws {
+        try await backbone.migrate()
+        try await app.run()
     }
 }
 

@@ -6,8 +6,7 @@ struct NotificationMain {
     static func main() async {
         await ServiceMain.run("notification") { configuration, logger in
             let service = try NotificationService(configuration: configuration, logger: logger)
-            try await service.backbone.migrate()
-            try await service.app.run()
+            try await service.run()
         }
     }
 }

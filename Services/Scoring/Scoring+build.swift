@@ -5,15 +5,59 @@ import Logging
 import Messaging
 import ServiceSupport
 
-/// Everything the scoring service runs, assembled by ``buildScoring(configuration:logger:programsDirectory:now:)``.
+/// The scoring service assembled from its parts; `main` and the tests build it the same way.
 struct ScoringService {
     /// Database pool, outbox relay and the `scoring.decisions` inbox consumer.
-    var backbone: EventBackbone
+    let backbone: EventBackbone
     /// The HTTP application description (routes, health, metrics, OpenAPI document).
-    var app: ServiceApp
+    let app: ServiceApp
     /// The validated program files to apply at start.
-    var programs: [ProgramDocument]
-    var logger: Logger
+    let programs: [ProgramDocument]
+    let logger: Logger
+
+    /// Builds the scoring service from its dependencies; nothing connects until it runs.
+    ///
+    /// - Parameters:
+    ///   - configuration: The service configuration (`ServiceConfiguration.fromEnvironment(serviceName: "scoring")`).
+    ///   - logger: The application logger.
+    ///   - programsDirectory: Directory of program files (`PROGRAMS_DIRECTORY`, default `deploy/programs`), loaded
+    ///     and validated now so that an invalid file stops the start with a clear message.
+    ///   - now: The clock deciding the default period of `GET /v1/asn/{nip}/points`.
+    /// - Throws: ``ProgramFileError``/``ProgramCatalogError`` for invalid program files; configuration errors.
+    init(
+        configuration: ServiceConfiguration,
+        logger: Logger,
+        programsDirectory: URL,
+        now: @escaping @Sendable () -> Date = { Date() }
+    ) throws {
+        let programs = try ProgramCatalog.load(directory: programsDirectory)
+        if programs.isEmpty {
+            logger.warning("no program files found", metadata: ["directory": "\(programsDirectory.path)"])
+        }
+        let decisions = DecisionHandler(logger: logger)
+        let backbone = try EventBackbone(
+            configuration: configuration,
+            service: .scoring,
+            migrations: try scoringResources.migrations(),
+            queues: [
+                InboxQueue(spec: DecisionHandler.queue) { events, connection in
+                    try await decisions.handle(events, in: connection)
+                }
+            ],
+            logger: logger
+        )
+        self.backbone = backbone
+        self.programs = programs
+        self.logger = logger
+        app = ServiceApp(
+            configuration: configuration,
+            logger: logger,
+            routes: ScoringRoutes(pool: backbone.pool, now: now).collection(),
+            services: backbone.services,
+            readinessChecks: backbone.readinessChecks,
+            openAPIDocument: try scoringResources.openAPIDocument()
+        )
+    }
 
     /// Migrates the database and stores the program files' versions (publishing each new version once).
     func prepare() async throws {
@@ -28,49 +72,6 @@ struct ScoringService {
         try await prepare()
         try await app.run()
     }
-}
-
-/// Builds the scoring service from its dependencies; nothing connects until it runs.
-///
-/// - Parameters:
-///   - configuration: The service configuration (`ServiceConfiguration.fromEnvironment(serviceName: "scoring")`).
-///   - logger: The application logger.
-///   - programsDirectory: Directory of program files (`PROGRAMS_DIRECTORY`, default `deploy/programs`), loaded and
-///     validated now so that an invalid file stops the start with a clear message.
-///   - now: The clock deciding the default period of `GET /v1/asn/{nip}/points`.
-/// - Throws: ``ProgramFileError``/``ProgramCatalogError`` for invalid program files; configuration errors.
-func buildScoring(
-    configuration: ServiceConfiguration,
-    logger: Logger,
-    programsDirectory: URL,
-    now: @escaping @Sendable () -> Date = { Date() }
-) throws -> ScoringService {
-    let programs = try ProgramCatalog.load(directory: programsDirectory)
-    if programs.isEmpty {
-        logger.warning("no program files found", metadata: ["directory": "\(programsDirectory.path)"])
-    }
-    let decisions = DecisionHandler(logger: logger)
-    let backbone = try EventBackbone(
-        configuration: configuration,
-        service: .scoring,
-        migrations: try scoringResources.migrations(),
-        queues: [
-            InboxQueue(spec: DecisionHandler.queue) { events, connection in
-                try await decisions.handle(events, in: connection)
-            }
-        ],
-        logger: logger
-    )
-    let routes = ScoringRoutes(pool: backbone.pool, now: now)
-    let app = ServiceApp(
-        configuration: configuration,
-        logger: logger,
-        routes: routes.collection(),
-        services: backbone.services,
-        readinessChecks: backbone.readinessChecks,
-        openAPIDocument: try scoringResources.openAPIDocument()
-    )
-    return ScoringService(backbone: backbone, app: app, programs: programs, logger: logger)
 }
 
 /// Migrations and the OpenAPI document bundled with the executable.

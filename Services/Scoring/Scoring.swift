@@ -11,7 +11,7 @@ struct ScoringMain {
     static func main() async {
         await ServiceMain.run("scoring") { configuration, logger in
             let directory = configuration.string("PROGRAMS_DIRECTORY", default: "deploy/programs")
-            let service = try buildScoring(
+            let service = try ScoringService(
                 configuration: configuration, logger: logger, programsDirectory: URL(fileURLWithPath: directory))
             try await service.run()
         }

@@ -5,7 +5,7 @@ import Logging
 import Messaging
 import ServiceSupport
 
-/// The verification service assembled from its parts; tests build it the same way `main` does.
+/// The verification service assembled from its parts; `main` and the tests build it the same way.
 struct VerificationService {
     /// Pool, outbox relay and the `verification.submissions` inbox consumer.
     let backbone: EventBackbone
@@ -34,6 +34,12 @@ struct VerificationService {
             readinessChecks: backbone.readinessChecks,
             openAPIDocument: try verificationResources.openAPIDocument()
         )
+    }
+
+    /// Migrates the database, then runs until SIGTERM/SIGINT.
+    func run() async throws {
+        try await backbone.migrate()
+        try await app.run()
     }
 }
 

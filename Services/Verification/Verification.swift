@@ -6,8 +6,7 @@ struct VerificationMain {
     static func main() async {
         await ServiceMain.run("verification") { configuration, logger in
             let service = try VerificationService(configuration: configuration, logger: logger)
-            try await service.backbone.migrate()
-            try await service.app.run()
+            try await service.run()
         }
     }
 }

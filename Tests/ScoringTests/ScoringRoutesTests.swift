@@ -17,7 +17,7 @@ struct ScoringRoutesTests {
     /// The app built by the real builder on a fresh database holding the program and two awards of the ASN.
     static func withApp(_ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
         try await withTestDatabaseURL(service: "scoring", migrations: scoringResources.allMigrations()) { url in
-            let service = try buildScoring(
+            let service = try ScoringService(
                 configuration: ScoringFixture.configuration(databaseURL: url),
                 logger: ScoringFixture.logger,
                 programsDirectory: ScoringFixture.programsDirectory,
