@@ -148,7 +148,8 @@ func runEndToEndBench(arguments: [String]) async throws {
     let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     let plan = LoadPlan(count: options.count, rate: options.rate, concurrency: options.concurrency)
     let load = OpenLoopLoad(plan: plan, host: host, port: port, loop: group.next(), factory: requests)
-    let sendDeadline = Double(options.count) / (options.rate ?? 50) + 300
+    // Generous: an overloaded stack may accept far fewer than the offered rate (≥20/s assumed).
+    let sendDeadline = Double(options.count) / (options.rate ?? 50) + Double(options.count) / 20 + 120
     let outcome = try await load.run(deadline: .seconds(Int64(sendDeadline)))
     try await group.shutdownGracefully()
     let acceptedAt = acceptedSubmissions(outcome)

@@ -43,6 +43,18 @@ struct EndToEndReport: Codable, Sendable {
         var rowsFetchedPerSubmission: Double
         var idleCommitsPerSecond: Double
         var idleStatementsPerSecond: Double?
+        var statementMsPerSubmission: Double?
+    }
+
+    /// One normalised statement's share of the run (`pg_stat_statements` deltas).
+    struct TopStatement: Codable, Sendable {
+        var database: String
+        var callsPerSubmission: Double
+        var msPerSubmission: Double
+        var meanMs: Double
+        var rowsPerCall: Double
+        var shareOfStatementTime: Double
+        var query: String
     }
 
     /// Memory of one process in MiB.
@@ -80,6 +92,7 @@ struct EndToEndReport: Codable, Sendable {
     var statementsSource: String
     var walBytesPerSubmission: Double
     var memory: [String: Memory]
+    var topStatements: [TopStatement]
 
     static func make(
         options: EndToEndOptions, outcome: LoadOutcome,
@@ -140,6 +153,28 @@ struct EndToEndReport: Codable, Sendable {
                 idleCommitsPerSecond: idleCommits, idleStatementsPerSecond: idleStatements)
         }
 
+        // Where PostgreSQL's executor time went, by statement (the window includes the settle time after the run).
+        var top: [TopStatement] = []
+        var statementMs: [String: Double] = [:]
+        for (key, after) in afterDB.statementTotals {
+            let start = before.statementTotals[key]
+            let calls = after.calls - (start?.calls ?? 0)
+            let milliseconds = after.milliseconds - (start?.milliseconds ?? 0)
+            guard calls > 0 else { continue }
+            statementMs[after.database, default: 0] += milliseconds
+            top.append(
+                TopStatement(
+                    database: after.database, callsPerSubmission: Double(calls) / n,
+                    msPerSubmission: milliseconds / n, meanMs: milliseconds / Double(calls),
+                    rowsPerCall: Double(after.rows - (start?.rows ?? 0)) / Double(calls), shareOfStatementTime: 0,
+                    query: after.query))
+        }
+        let allStatementMs = Swift.max(statementMs.values.reduce(0, +), 1e-9)
+        top.sort { $0.msPerSubmission > $1.msPerSubmission }
+        top = Array(top.prefix(15))
+        for index in top.indices { top[index].shareOfStatementTime = top[index].msPerSubmission * n / allStatementMs }
+        for (name, milliseconds) in statementMs { databases[name]?.statementMsPerSubmission = milliseconds / n }
+
         var memory: [String: Memory] = [:]
         for (name, pid) in processes.services {
             if let m = ProcessProbe.memoryMiB(pid) { memory[name] = Memory(peakRSSMiB: m.peak, rssMiB: m.current) }
@@ -171,7 +206,7 @@ struct EndToEndReport: Codable, Sendable {
             statementsSource: statements
                 ? "pg_stat_statements.calls (roles other than the bench's)"
                 : "unavailable: pg_stat_statements not loaded (see rowsWritten/rowsFetched)",
-            walBytesPerSubmission: (afterDB.walBytes - before.walBytes) / n, memory: memory)
+            walBytesPerSubmission: (afterDB.walBytes - before.walBytes) / n, memory: memory, topStatements: top)
     }
 
     /// Prints the summary.
@@ -217,6 +252,21 @@ struct EndToEndReport: Codable, Sendable {
             )
         }
         out("  WAL \(format(walBytesPerSubmission / 1024, 1)) KiB per submission")
+        if !topStatements.isEmpty {
+            out(
+                "  statement time per submission (executor ms, pg_stat_statements): "
+                    + databases.keys.sorted().map {
+                        "\($0) \(format(databases[$0]?.statementMsPerSubmission ?? 0, 2))"
+                    }.joined(separator: ", "))
+            out("  top statements   calls/sub   ms/sub  mean ms  share  query")
+            for statement in topStatements.prefix(10) {
+                out(
+                    "  \(statement.database.padding(toLength: 13, withPad: " ", startingAt: 0))"
+                        + "\(pad(statement.callsPerSubmission, 2, width: 11)) \(pad(statement.msPerSubmission, 3))"
+                        + " \(pad(statement.meanMs, 3)) \(pad(statement.shareOfStatementTime * 100, 0, width: 5))%  "
+                        + String(statement.query.prefix(90)))
+            }
+        }
         out("  memory MiB       peak RSS   RSS now")
         for name in memory.keys.sorted() {
             let m = memory[name]!

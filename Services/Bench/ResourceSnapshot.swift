@@ -43,6 +43,22 @@ struct ResourceSnapshot: Sendable {
     var walBytes: Double
     /// When the CPU counters were read (seconds since 1970).
     var taken: Double
+    /// `database:queryid` → the statement's cumulative figures (empty without `pg_stat_statements`).
+    var statementTotals: [String: StatementTotals] = [:]
+
+    /// One normalised statement's cumulative figures from `pg_stat_statements`.
+    struct StatementTotals: Sendable {
+        /// Database name.
+        var database: String
+        /// Executions.
+        var calls: Int
+        /// Time spent executing, in ms (`total_exec_time`: includes lock and I/O waits).
+        var milliseconds: Double
+        /// Rows returned or affected.
+        var rows: Int
+        /// The normalised text, whitespace collapsed, cut at 200 characters.
+        var query: String
+    }
 
     /// Per-database counters from `pg_stat_database` and `pg_stat_statements`.
     struct DatabaseCounters: Sendable {
@@ -95,25 +111,30 @@ struct ResourceSnapshot: Sendable {
                 rowsWritten: try row.decode("written", as: Int.self),
                 rowsFetched: try row.decode("fetched", as: Int.self), statements: nil)
         }
+        var totals: [String: StatementTotals] = [:]
         if statements {
             let calls = try await admin.query(
                 """
-                SELECT d.datname::text AS name, sum(s.calls)::bigint AS calls
+                SELECT d.datname::text AS name, s.queryid::text AS id, s.calls AS calls,
+                       s.total_exec_time::float8 AS ms, s.rows AS rows,
+                       left(regexp_replace(s.query, '\\s+', ' ', 'g'), 200) AS query
                 FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
                 WHERE s.userid <> (SELECT oid FROM pg_roles WHERE rolname = current_user)
-                GROUP BY d.datname
+                  AND d.datname = ANY(\(serviceDatabases))
                 """)
+            for name in serviceDatabases where databases[name] != nil { databases[name]?.statements = 0 }
             for row in calls {
                 let name = try row.decode("name", as: String.self)
-                databases[name]?.statements = try row.decode("calls", as: Int.self)
-            }
-            for name in serviceDatabases where databases[name] != nil && databases[name]?.statements == nil {
-                databases[name]?.statements = 0
+                let count = try row.decode("calls", as: Int.self)
+                databases[name]?.statements? += count
+                totals["\(name):\(try row.decode("id", as: String.self))"] = StatementTotals(
+                    database: name, calls: count, milliseconds: try row.decode("ms", as: Double.self),
+                    rows: try row.decode("rows", as: Int.self), query: try row.decode("query", as: String.self))
             }
         }
         let wal = try await admin.query("SELECT wal_bytes::float8 AS bytes FROM pg_stat_wal")
         return ResourceSnapshot(
             cpu: cpu, machineBusy: ProcessProbe.machineCPUSeconds()?.busy ?? 0, databases: databases,
-            walBytes: (try? wal.first?.decode("bytes", as: Double.self)) ?? 0, taken: taken)
+            walBytes: (try? wal.first?.decode("bytes", as: Double.self)) ?? 0, taken: taken, statementTotals: totals)
     }
 }
