@@ -143,6 +143,12 @@ func runEndToEndBench(arguments: [String]) async throws {
     print("e2e: settling \(options.settleSeconds) s (PostgreSQL statistics)…")
     let idleStart = try await ResourceSnapshot.take(processes: processes, admin: admin, statements: statements)
     try await Task.sleep(for: .seconds(options.settleSeconds))
+    // Peak RSS of this run: each process's high-water mark restarts from its current size (root or owner only).
+    let pids =
+        processes.services.map(\.pid)
+        + [processes.rabbit, Int(ProcessInfo.processInfo.processIdentifier)]
+        .compactMap { $0 }
+    let peaksReset = pids.map { ProcessProbe.resetPeakRSS($0) }.allSatisfy { $0 }
     let before = try await ResourceSnapshot.take(processes: processes, admin: admin, statements: statements)
 
     let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
@@ -186,7 +192,8 @@ func runEndToEndBench(arguments: [String]) async throws {
         options: options, outcome: outcome, accepted: acceptedAt, notifications: times,
         completedWall: completedWall, idle: (idleStart, before, Double(options.settleSeconds)), before: before,
         afterCPU: afterCPU, afterDB: afterDB, ownNotificationQueries: ownQueries, statements: statements,
-        processes: processes, population: population.people.count, photoBytes: requests.sampleSize)
+        processes: processes, population: population.people.count, photoBytes: requests.sampleSize,
+        peaksReset: peaksReset)
     report.print()
     let stamp = ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "")
     let path = "\(root)/.run/bench/e2e-\(stamp).json"

@@ -92,6 +92,8 @@ struct EndToEndReport: Codable, Sendable {
     var statementsSource: String
     var walBytesPerSubmission: Double
     var memory: [String: Memory]
+    /// Whether the peaks are the run's (`VmHWM` reset at its start) or since each process started.
+    var peakRSSScope: String
     var topStatements: [TopStatement]
 
     static func make(
@@ -99,7 +101,7 @@ struct EndToEndReport: Codable, Sendable {
         accepted: [String: (at: Double, latency: Double, queued: Double)], notifications: [String: Double],
         completedWall: Double, idle: (start: ResourceSnapshot, end: ResourceSnapshot, seconds: Double),
         before: ResourceSnapshot, afterCPU: ResourceSnapshot, afterDB: ResourceSnapshot, ownNotificationQueries: Int,
-        statements: Bool, processes: StackProcesses, population: Int, photoBytes: Int
+        statements: Bool, processes: StackProcesses, population: Int, photoBytes: Int, peaksReset: Bool
     ) -> EndToEndReport {
         let n = Double(max(accepted.count, 1))
         var failed: [String: Int] = [:]
@@ -183,7 +185,7 @@ struct EndToEndReport: Codable, Sendable {
             memory["rabbitmq"] = Memory(peakRSSMiB: m.peak, rssMiB: m.current)
         }
         if let pid = processes.postmaster {
-            memory["postgres"] = Memory(peakRSSMiB: nil, rssMiB: ProcessProbe.treeRSSMiB(pid))
+            memory["postgres"] = Memory(peakRSSMiB: nil, rssMiB: ProcessProbe.treePSSMiB(pid))
         }
         if let m = ProcessProbe.memoryMiB(Int(ProcessInfo.processInfo.processIdentifier)) {
             memory["load-generator"] = Memory(peakRSSMiB: m.peak, rssMiB: m.current)
@@ -206,7 +208,9 @@ struct EndToEndReport: Codable, Sendable {
             statementsSource: statements
                 ? "pg_stat_statements.calls (roles other than the bench's)"
                 : "unavailable: pg_stat_statements not loaded (see rowsWritten/rowsFetched)",
-            walBytesPerSubmission: (afterDB.walBytes - before.walBytes) / n, memory: memory, topStatements: top)
+            walBytesPerSubmission: (afterDB.walBytes - before.walBytes) / n, memory: memory,
+            peakRSSScope: peaksReset ? "this run (VmHWM reset at its start)" : "since each process started",
+            topStatements: top)
     }
 
     /// Prints the summary.
@@ -267,12 +271,13 @@ struct EndToEndReport: Codable, Sendable {
                         + String(statement.query.prefix(90)))
             }
         }
-        out("  memory MiB       peak RSS   RSS now")
+        out("  memory MiB       peak RSS   RSS now   (peak: \(peakRSSScope))")
         for name in memory.keys.sorted() {
             let m = memory[name]!
             out(
                 "  \(name.padding(toLength: 15, withPad: " ", startingAt: 0))\(pad(m.peakRSSMiB ?? .nan, 0, width: 9))"
-                    + " \(pad(m.rssMiB, 0, width: 9))" + (name == "postgres" ? " (sum over processes)" : ""))
+                    + " \(pad(m.rssMiB, 0, width: 9))"
+                    + (name == "postgres" ? " (PSS summed over the server's processes)" : ""))
         }
     }
 

@@ -24,7 +24,7 @@ protocol LoadRequestFactory: Sendable {
 
 /// What happened to every request of a run, by index. Times are nanoseconds since the run's start (monotonic).
 struct LoadOutcome: Sendable {
-    /// When each request was due.
+    /// When each request was due (open loop); when it started (closed loop).
     var scheduled: [UInt64]
     /// When its first byte was written (0 if it never started).
     var started: [UInt64]
@@ -170,6 +170,8 @@ final class OpenLoopLoad: @unchecked Sendable {
     private func send(_ index: Int, on slot: Int) {
         guard let channel = channels[slot] else { return }
         let now = NIODeadline.now().uptimeNanoseconds - startNanoseconds
+        // A closed loop has no schedule: a request is due when a connection is free.
+        if plan.rate == nil { outcome.scheduled[index] = now }
         outcome.started[index] = now
         if now > outcome.scheduled[index] + plan.lateAfterNanoseconds { outcome.lateStarts += 1 }
         current[slot] = index

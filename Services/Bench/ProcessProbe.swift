@@ -65,10 +65,26 @@ enum ProcessProbe {
         return (peak, current)
     }
 
-    /// Resident set of `pid` and its children together, in MiB (PostgreSQL's shared buffers counted once per
-    /// process that touched them, so an upper bound).
-    static func treeRSSMiB(_ pid: Int) -> Double {
-        ([pid] + children(of: pid)).reduce(0) { $0 + (memoryMiB($1)?.current ?? 0) }
+    /// Proportional set size of `pid` and its children together, in MiB (`Pss` of `/proc/<pid>/smaps_rollup`:
+    /// shared pages such as PostgreSQL's shared buffers are divided among the processes mapping them, so the sum
+    /// counts them once).
+    static func treePSSMiB(_ pid: Int) -> Double {
+        ([pid] + children(of: pid)).reduce(0) { total, process in
+            guard let text = try? String(contentsOfFile: "/proc/\(process)/smaps_rollup", encoding: .utf8),
+                let line = text.split(separator: "\n").first(where: { $0.hasPrefix("Pss:") }),
+                let kilobytes = line.split(separator: " ").dropFirst().first.flatMap({ Double($0) })
+            else { return total }
+            return total + kilobytes / 1024
+        }
+    }
+
+    /// Resets the process's peak resident set (`VmHWM`) to its current size by writing `5` to
+    /// `/proc/<pid>/clear_refs` (Linux ≥ 4.0; the process's owner or root). Returns whether it worked.
+    @discardableResult
+    static func resetPeakRSS(_ pid: Int) -> Bool {
+        guard let handle = FileHandle(forWritingAtPath: "/proc/\(pid)/clear_refs") else { return false }
+        defer { try? handle.close() }
+        return (try? handle.write(contentsOf: Data("5".utf8))) != nil
     }
 
     /// Busy and total CPU seconds of the whole machine since boot, from the first line of `/proc/stat`.
