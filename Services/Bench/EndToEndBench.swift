@@ -53,10 +53,10 @@ struct EndToEndOptions: Sendable {
             switch argument {
             case "--rate": guard let v = value(argument) else { return nil }; options.rate = v
             case "--duration": guard let v = value(argument) else { return nil }; duration = v
-            case "--count": guard let v = value(argument) else { return nil }; count = Int(v)
-            case "--concurrency": guard let v = value(argument) else { return nil }; concurrency = Int(v)
-            case "--population": guard let v = value(argument) else { return nil }; options.population = Int(v)
-            case "--settle": guard let v = value(argument) else { return nil }; options.settleSeconds = Int(v)
+            case "--count": guard let v = value(argument) else { return nil }; count = max(1, Int(v))
+            case "--concurrency": guard let v = value(argument) else { return nil }; concurrency = max(1, Int(v))
+            case "--population": guard let v = value(argument) else { return nil }; options.population = max(1, Int(v))
+            case "--settle": guard let v = value(argument) else { return nil }; options.settleSeconds = max(1, Int(v))
             case "-h", "--help":
                 print(usage)
                 return nil
