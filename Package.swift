@@ -63,6 +63,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.0.0"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
     ],
     targets: [
         // C libraries from Debian packages.
@@ -115,7 +116,11 @@ let package = Package(
         ),
         .executableTarget(
             name: "Bench",
-            dependencies: ["Database", "Messaging", "Contracts", "ServiceSupport", "TestSupport", logging],
+            dependencies: [
+                "Database", "Messaging", "Contracts", "ServiceSupport", "TestSupport", logging,
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
             path: "Services/Bench",
             swiftSettings: swiftSettings
         ),

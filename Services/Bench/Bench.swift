@@ -14,13 +14,17 @@ struct BenchMain {
             try await runMessagingBench(arguments: rest)
         case "e2e":
             try await runEndToEndBench(arguments: rest)
+        case "photos":
+            try writeSamplePhotos(arguments: rest)
         case "demo":
             try await runDemoSeed()
         case "all":
             try await runDatabaseBench(arguments: [])
             try await runMessagingBench(arguments: [])
         default:
-            print("usage: asnreward-bench db|messaging|e2e [N] [concurrency]|demo|all")
+            print(
+                "usage: asnreward-bench db|messaging|e2e [N] [concurrency]|e2e --rate R --duration S|photos DIR [N]"
+                    + "|demo|all")
         }
     }
 }
