@@ -71,7 +71,8 @@ package struct EvidenceStoreError: Error, CustomStringConvertible {
 /// fsynced too (as is every shard directory it creates, in its parent), so once ``store(_:sha256:)`` returns the
 /// photo survives a crash. A reader never sees a partial file; a crash leaves at most a stray temporary file,
 /// which ``EvidenceCollector`` removes after the grace period. A key that already exists is not rewritten; its
-/// modification time is refreshed instead (the "stored time" the collector goes by).
+/// modification time is refreshed instead (the "stored time" the collector goes by) and it is fsynced with its
+/// directories, in case it was left by a write that crashed before confirming.
 ///
 /// Every file system call runs on `NIOThreadPool`, never on the cooperative pool.
 package struct DirectoryEvidenceStore: EvidenceStore {
@@ -108,7 +109,16 @@ package struct DirectoryEvidenceStore: EvidenceStore {
         let temporary = temporaryDirectory.appendingPathComponent("\(sha256).\(UUID().uuidString)").path
         try await threadPool.runIfActive {
             // Touching is also the existence check: a blob the collector moved away meanwhile is written anew.
-            if FileIO.touch(target.path) { return }
+            if FileIO.touch(target.path) {
+                // It may come from a write that never confirmed (a crash before its fsyncs): make it durable too.
+                try FileIO.flush(target.path, directory: false)
+                var directory = target.deletingLastPathComponent()
+                for _ in 0..<3 {
+                    try FileIO.flush(directory.path, directory: true)
+                    directory = directory.deletingLastPathComponent()
+                }
+                return
+            }
             try FileIO.makeShardDirectories(for: target, root: root)
             try FileIO.writeDurably(bytes, to: temporary)
             // rename(2) is atomic on one file system; a concurrent writer of the same key renames identical bytes.
@@ -216,11 +226,16 @@ private enum FileIO {
 
     /// Flushes a directory's entries (a rename or a new entry in it) to disk.
     static func fsyncDirectory(_ path: String) throws {
-        let descriptor = open(path, O_RDONLY | O_DIRECTORY)
-        guard descriptor >= 0 else { throw EvidenceStoreError("cannot open evidence directory (errno \(errno))") }
+        try flush(path, directory: true)
+    }
+
+    /// Flushes a file, or a directory's entries, to disk.
+    static func flush(_ path: String, directory: Bool) throws {
+        let descriptor = open(path, directory ? O_RDONLY | O_DIRECTORY : O_RDONLY)
+        guard descriptor >= 0 else { throw EvidenceStoreError("cannot open evidence path (errno \(errno))") }
         defer { close(descriptor) }
         guard fsync(descriptor) == 0 else {
-            throw EvidenceStoreError("cannot fsync evidence directory (errno \(errno))")
+            throw EvidenceStoreError("cannot fsync evidence path (errno \(errno))")
         }
     }
 

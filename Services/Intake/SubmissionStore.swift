@@ -167,19 +167,6 @@ package struct SubmissionStore: Sendable {
         return created ? .created(submission) : .existing(submission)
     }
 
-    /// The submission `nip` made with `idempotencyKey`, if any.
-    package func find(nip: String, idempotencyKey: String) async throws -> StoredSubmission? {
-        try await pool.withConnection { connection in
-            let rows = try await connection.query(
-                """
-                SELECT \(unsafeSQL: Self.columns) FROM submissions
-                WHERE nip = \(nip) AND idempotency_key = \(idempotencyKey)
-                """
-            )
-            return try await Self.withEvidence(rows.map(Self.submission(from:)), connection: connection).first
-        }
-    }
-
     /// The submission `id`, with its evidence.
     package func submission(id: UUID) async throws -> StoredSubmission? {
         try await pool.withConnection { connection in

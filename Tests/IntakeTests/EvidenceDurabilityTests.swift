@@ -87,6 +87,25 @@ struct EvidenceDurabilityTests {
         }
     }
 
+    @Test("the collector service runs passes periodically and stops when cancelled")
+    func collectorService() async throws {
+        let store = InMemoryEvidenceStore(now: { Date().addingTimeInterval(-7200) })
+        try await F.withIntakeApp(evidenceStore: store) { _, pool, store, _ in
+            let orphan = ByteBuffer(bytes: F.jpeg())
+            try await store.store(orphan, sha256: EvidenceHash.sha256(orphan))
+            let service = EvidenceCollectorService(
+                collector: EvidenceCollector(store: store, pool: pool, gracePeriod: .seconds(3600), logger: F.logger),
+                interval: .milliseconds(50))
+            let running = Task { try await service.run() }
+            let collected = await eventually(timeout: .seconds(10)) {
+                (try? await store.load(sha256: EvidenceHash.sha256(orphan))) == nil
+            }
+            #expect(collected)
+            running.cancel()
+            try await running.value
+        }
+    }
+
     @Test("intake settings: defaults, and a budget below the largest body is refused")
     func settings() throws {
         let defaults = try IntakeSettings(configuration: F.configuration)
