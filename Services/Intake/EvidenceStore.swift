@@ -139,10 +139,15 @@ package struct DirectoryEvidenceStore: EvidenceStore {
 
     package func keys(storedBefore cutoff: Date) async throws -> [String] {
         let root = root
-        return try await threadPool.runIfActive {
-            var keys: [String] = []
-            let manager = FileManager.default
-            for first in try manager.contentsOfDirectory(atPath: root.path) where FileIO.isShardName(first) {
+        let shards = try await threadPool.runIfActive {
+            try FileManager.default.contentsOfDirectory(atPath: root.path).filter(FileIO.isShardName)
+        }
+        var keys: [String] = []
+        // One thread-pool job per top-level shard, so a large store never holds a pool thread for long.
+        for first in shards {
+            keys += try await threadPool.runIfActive {
+                var keys: [String] = []
+                let manager = FileManager.default
                 let firstURL = root.appendingPathComponent(first)
                 for second in (try? manager.contentsOfDirectory(atPath: firstURL.path)) ?? []
                 where FileIO.isShardName(second) {
@@ -156,9 +161,10 @@ package struct DirectoryEvidenceStore: EvidenceStore {
                         }
                     }
                 }
+                return keys
             }
-            return keys
         }
+        return keys
     }
 
     package func remove(sha256: String, ifStoredBefore cutoff: Date) async throws -> Bool {
