@@ -94,12 +94,14 @@ enum IntakeFixture {
     }
 
     /// Runs `body` with an intake app (no broker) on a fresh migrated database, with any evidence store and upload
-    /// budget; `body` also gets the submission store (its round-trip counter).
+    /// budget; `body` also gets the submission store (its round-trip counter). `testing: .live` runs a real HTTP
+    /// server on a free port.
     static func withIntakeApp<Store: EvidenceStore>(
         evidenceStore: Store,
         uploadBudget: UploadMemoryBudget = UploadMemoryBudget(
             limitBytes: SubmissionRules.defaultUploadMemoryBudgetBytes),
         poolSize: Int = 4,
+        testing: TestingSetup = .router,
         _ body: @escaping @Sendable (any TestClientProtocol, DatabasePool, Store, SubmissionStore) async throws -> Void
     ) async throws {
         try await withTestDatabase(
@@ -114,7 +116,7 @@ enum IntakeFixture {
             )
             let app = try await intakeApp(configuration: configuration, logger: logger, routes: routes.collection)
                 .buildApplication()
-            try await app.test(.router) { client in
+            try await app.test(testing) { client in
                 try await body(client, pool, evidenceStore, submissions)
             }
         }

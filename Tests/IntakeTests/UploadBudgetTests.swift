@@ -84,6 +84,26 @@ struct UploadBudgetTests {
         }
     }
 
+    @Test(
+        "over a real HTTP connection a refused upload is answered 503 without reading its body, and the server goes on")
+    func refusedOverHTTP() async throws {
+        let budget = UploadMemoryBudget(limitBytes: 1024)
+        try await F.withIntakeApp(evidenceStore: InMemoryEvidenceStore(), uploadBudget: budget, testing: .live) {
+            client, _, _, _ in
+            let token = try await F.token()
+            let body = F.body(photos: [F.jpeg(padding: 2 * 1024 * 1024)])
+            for _ in 0..<3 {
+                let refused = try await client.execute(
+                    uri: "/v1/submissions", method: .post, headers: F.headers(token: token), body: body)
+                #expect(refused.status == .serviceUnavailable)
+                #expect(refused.headers[.retryAfter] == "2")
+            }
+            let live = try await client.execute(uri: "/health/live", method: .get)
+            #expect(live.status == .ok)
+            #expect(budget.reservedBytes == 0)
+        }
+    }
+
     @Test("the budget reserves and releases exactly")
     func accounting() {
         let budget = UploadMemoryBudget(limitBytes: 100)
