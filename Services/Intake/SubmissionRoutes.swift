@@ -124,8 +124,9 @@ package struct SubmissionRoutes<Store: EvidenceStore>: Sendable {
         let requestHash = draft.requestHash(evidenceHashes: uploads.map(\.sha256))
 
         // Photos are durable before the submission commits: a crash in between leaves an orphan photo (collected
-        // later by EvidenceCollector), never a submission without its photo. A replay stores nothing new: storing
-        // an existing photo only refreshes its time.
+        // later by EvidenceCollector), never a submission without its photo. A replay writes nothing new (an
+        // existing photo only gets its time refreshed); photos of a request refused below (a reused key) stay as
+        // orphans until collected.
         for upload in uploads {
             try await evidenceStore.store(upload.bytes, sha256: upload.sha256)
         }

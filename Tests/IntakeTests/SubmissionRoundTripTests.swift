@@ -118,21 +118,46 @@ struct SubmissionRoundTripTests {
                     try row?.decode("xact_rollback", as: Int.self) ?? -1
                 )
             }
+            // Commits in the test database during one POST, the fewest over up to three tries: autovacuum may
+            // visit a young database and commit there too, now and then.
+            @Sendable func commits(
+                _ post: @Sendable () async throws -> HTTPResponse.Status
+            ) async throws -> (commits: Int, rollbacks: Int) {
+                var fewest = (commits: Int.max, rollbacks: Int.max)
+                for _ in 0..<3 {
+                    let before = try await counters()
+                    let status = try await post()
+                    let after = try await counters()
+                    #expect(status.code < 300)
+                    // The flush query in counters() is one commit of its own.
+                    let seen = (after.commits - before.commits - 1, after.rollbacks - before.rollbacks)
+                    if seen.0 < fewest.commits { fewest = seen }
+                    if fewest.commits <= 1 { break }
+                }
+                return fewest
+            }
             let token = try await F.token()
-            let headers = F.headers(token: token)
+            let replayHeaders = F.headers(token: token)
             let body = F.body(photos: [F.jpeg(), F.png(), F.jpeg()])
-            let before = try await counters()
-            let created = try await client.execute(uri: "/v1/submissions", method: .post, headers: headers, body: body)
-            #expect(created.status == .accepted)
-            let afterCreate = try await counters()
-            // The flush query in counters() is one commit of its own.
-            #expect(afterCreate.commits - before.commits - 1 == 1)
-            #expect(afterCreate.rollbacks == before.rollbacks)
+            let created = try await commits {
+                try await client.execute(
+                    uri: "/v1/submissions", method: .post, headers: F.headers(token: token), body: body
+                ).status
+            }
+            #expect(created.commits == 1)
+            #expect(created.rollbacks == 0)
 
-            let replay = try await client.execute(uri: "/v1/submissions", method: .post, headers: headers, body: body)
-            #expect(replay.status == .ok)
-            let afterReplay = try await counters()
-            #expect(afterReplay.commits - afterCreate.commits - 1 == 1)
+            let first = try await client.execute(
+                uri: "/v1/submissions", method: .post, headers: replayHeaders, body: body)
+            #expect(first.status == .accepted)
+            let replayed = try await commits {
+                let replay = try await client.execute(
+                    uri: "/v1/submissions", method: .post, headers: replayHeaders, body: body)
+                #expect(replay.status == .ok)
+                return replay.status
+            }
+            #expect(replayed.commits == 1)
+            #expect(replayed.rollbacks == 0)
             await admin.close()
         }
     }
