@@ -13,6 +13,9 @@ let logging = Target.Dependency.product(name: "Logging", package: "swift-log")
 let metrics = Target.Dependency.product(name: "Metrics", package: "swift-metrics")
 let httpTypes = Target.Dependency.product(name: "HTTPTypes", package: "swift-http-types")
 let crypto = Target.Dependency.product(name: "Crypto", package: "swift-crypto")
+let nio: [Target.Dependency] = ["NIOCore", "NIOPosix", "NIOConcurrencyHelpers"].map {
+    .product(name: $0, package: "swift-nio")
+}
 
 /// Declares one service executable under `Services/<directory>`: every service stands on the shared modules.
 /// Its resources: `Migrations/` (ordered `.sql` files), `openapi.yaml`, and `Public/` (web pages) where it has one.
@@ -30,13 +33,13 @@ func service(_ name: String, extra: [Target.Dependency] = [], pages: Bool = fals
 }
 
 /// Declares the tests of a service: unit tests with `app.test(.router)` and integration tests on the real stack.
-func serviceTests(_ name: String) -> Target {
+func serviceTests(_ name: String, extra: [Target.Dependency] = []) -> Target {
     .testTarget(
         name: "\(name)Tests",
         dependencies: [
             .target(name: name), "TestSupport", "ServiceSupport", "Database", "Messaging", "Contracts", hummingbird,
             httpTypes, lifecycle, logging, .product(name: "HummingbirdTesting", package: "hummingbird"),
-        ],
+        ] + extra,
         swiftSettings: swiftSettings
     )
 }
@@ -63,6 +66,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.0.0"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        // Already in the graph through Hummingbird; named for NIOThreadPool (intake's file I/O) and the bench's client.
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
     ],
     targets: [
@@ -101,7 +105,7 @@ let package = Package(
         ),
 
         // Services and tools.
-        service("Intake", extra: [crypto], pages: true),
+        service("Intake", extra: [crypto] + nio, pages: true),
         service("Verification"),
         service("Scoring", extra: [.product(name: "Yams", package: "Yams")]),
         service("Notification"),
@@ -147,7 +151,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        serviceTests("Intake"),
+        serviceTests("Intake", extra: nio),
         serviceTests("Verification"),
         serviceTests("Scoring"),
         serviceTests("Notification"),

@@ -17,15 +17,22 @@ package struct IntakeService {
 
 /// Builds intake from its configuration and dependencies; `main` and tests call this, never each other.
 ///
-/// Service-specific settings: `BLOB_DIRECTORY` (`INTAKE_BLOB_DIRECTORY` first) names the evidence directory
-/// used by `main` (default `.run/blobs`); the store itself is passed in here. `statusQueueName` is
-/// `intake.status` except in tests that share a broker.
-package func buildIntake(
+/// Service-specific settings (each also read with the `INTAKE_` prefix first):
+/// - `BLOB_DIRECTORY` names the evidence directory used by `main` (default `.run/blobs`); the store itself is
+///   passed in here.
+/// - `UPLOAD_MEMORY_BUDGET_BYTES`: memory all uploads in flight may hold together (default 64 MiB, at least the
+///   16 MiB largest body, or an upload without `Content-Length` could never be taken).
+/// - `EVIDENCE_ORPHAN_GRACE_SECONDS`: age after which a photo no submission references is deleted (default 3600).
+/// - `EVIDENCE_COLLECT_INTERVAL_SECONDS`: time between orphan collection passes (default 3600; 0 turns it off).
+///
+/// `statusQueueName` is `intake.status` except in tests that share a broker.
+package func buildIntake<Store: EvidenceStore>(
     configuration: ServiceConfiguration,
     logger: Logger,
-    evidenceStore: some EvidenceStore,
+    evidenceStore: Store,
     statusQueueName: String = StatusProjection.queueName
 ) throws -> IntakeService {
+    let settings = try IntakeSettings(configuration: configuration)
     let projection = StatusProjection(logger: logger)
     let backbone = try EventBackbone(
         configuration: configuration,
@@ -41,16 +48,57 @@ package func buildIntake(
     let routes = SubmissionRoutes(
         submissions: SubmissionStore(pool: backbone.pool, source: ServiceName.intake.eventSource),
         evidenceStore: evidenceStore,
-        logger: logger
+        logger: logger,
+        uploadBudget: UploadMemoryBudget(limitBytes: settings.uploadMemoryBudgetBytes)
     )
+    var services = backbone.services
+    if let interval = settings.collectInterval {
+        let collector = EvidenceCollector(
+            store: evidenceStore, pool: backbone.pool, gracePeriod: settings.orphanGracePeriod, logger: logger)
+        services.append(EvidenceCollectorService(collector: collector, interval: interval))
+    }
     let app = try intakeApp(
         configuration: configuration,
         logger: logger,
         routes: routes.collection,
-        services: backbone.services,
+        services: services,
         readinessChecks: backbone.readinessChecks
     )
     return IntakeService(app: app, backbone: backbone)
+}
+
+/// Intake's own settings, read from its configuration (see ``buildIntake(configuration:logger:evidenceStore:statusQueueName:)``).
+package struct IntakeSettings: Sendable, Equatable {
+    /// `UPLOAD_MEMORY_BUDGET_BYTES`.
+    package var uploadMemoryBudgetBytes: Int
+    /// `EVIDENCE_ORPHAN_GRACE_SECONDS`.
+    package var orphanGracePeriod: Duration
+    /// `EVIDENCE_COLLECT_INTERVAL_SECONDS`, `nil` when 0 (collection off).
+    package var collectInterval: Duration?
+
+    /// Reads the settings.
+    /// - Throws: ``ConfigurationError`` naming a malformed or out-of-range key.
+    package init(configuration: ServiceConfiguration) throws {
+        uploadMemoryBudgetBytes = try configuration.int(
+            "UPLOAD_MEMORY_BUDGET_BYTES", default: SubmissionRules.defaultUploadMemoryBudgetBytes)
+        guard uploadMemoryBudgetBytes >= SubmissionRules.maxBodyBytes else {
+            throw ConfigurationError.invalid(
+                key: "UPLOAD_MEMORY_BUDGET_BYTES",
+                reason: "minimal \(SubmissionRules.maxBodyBytes) byte (at least the largest upload body)")
+        }
+        let grace = try configuration.int("EVIDENCE_ORPHAN_GRACE_SECONDS", default: 3600)
+        guard grace >= 60 else {
+            throw ConfigurationError.invalid(
+                key: "EVIDENCE_ORPHAN_GRACE_SECONDS", reason: "minimal 60 detik (at least 60 seconds)")
+        }
+        orphanGracePeriod = .seconds(grace)
+        let interval = try configuration.int("EVIDENCE_COLLECT_INTERVAL_SECONDS", default: 3600)
+        guard interval >= 0 else {
+            throw ConfigurationError.invalid(
+                key: "EVIDENCE_COLLECT_INTERVAL_SECONDS", reason: "tidak boleh negatif (must not be negative)")
+        }
+        collectInterval = interval == 0 ? nil : .seconds(interval)
+    }
 }
 
 /// The intake `ServiceApp` around `routes`: its OpenAPI document and upload page. Tests use it with routes built

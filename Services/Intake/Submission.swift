@@ -1,5 +1,6 @@
 import Contracts
 import Foundation
+import NIOCore
 import ServiceSupport
 
 /// Where a submission stands, as the ASN sees it (DESIGN §4): received → in review → approved / rejected.
@@ -94,6 +95,9 @@ package enum SubmissionRules {
     package static let maxEvidenceBytes = 5 * 1024 * 1024
     /// Largest request body accepted (16 MiB: three photos plus the form).
     package static let maxBodyBytes = 16 * 1024 * 1024
+    /// Memory all uploads in flight may hold together unless `UPLOAD_MEMORY_BUDGET_BYTES` says otherwise (64 MiB:
+    /// four uploads of the largest size, many more of the usual phone photos).
+    package static let defaultUploadMemoryBudgetBytes = 64 * 1024 * 1024
     /// Longest note.
     package static let maxNoteLength = 1000
     /// Largest quantity (count or kg); plausibility per activity is verification's job.
@@ -205,8 +209,8 @@ package enum SubmissionRules {
 
 /// A photo of an upload, checked and hashed.
 package struct EvidenceUpload: Sendable {
-    /// The bytes.
-    package var bytes: [UInt8]
+    /// The bytes: a slice of the request body, not a copy.
+    package var bytes: ByteBuffer
     /// SHA-256, lowercase hex.
     package var sha256: String
     /// Sniffed from the bytes.
@@ -215,7 +219,8 @@ package struct EvidenceUpload: Sendable {
     /// The reference carried in events and responses.
     package var reference: EvidenceRef {
         EvidenceRef(
-            sha256: sha256, mediaType: mediaType.rawValue, sizeBytes: bytes.count, url: "/v1/evidence/\(sha256)")
+            sha256: sha256, mediaType: mediaType.rawValue, sizeBytes: bytes.readableBytes, url: "/v1/evidence/\(sha256)"
+        )
     }
 }
 

@@ -8,7 +8,8 @@ import ServiceSupport
 
 /// The HTTP API of intake under `/v1`: submitting activities with photos, and reading them back.
 ///
-/// - `POST /v1/submissions` (role `asn`): multipart form, `Idempotency-Key` required; 202 new, 200 replay.
+/// - `POST /v1/submissions` (role `asn`): multipart form, `Idempotency-Key` required; 202 new, 200 replay, 503 with
+///   `Retry-After` while the upload memory budget is taken.
 /// - `GET /v1/me/submissions` (role `asn`): the caller's own submissions, newest first.
 /// - `GET /v1/submissions/{id}`: the owner, or `verifier` / `scoring-admin` / `auditor`.
 /// - `GET /v1/evidence/{sha256}`: a photo, for the owner and for `verifier` / `scoring-admin` / `auditor`.
@@ -19,6 +20,8 @@ package struct SubmissionRoutes<Store: EvidenceStore>: Sendable {
     package let evidenceStore: Store
     /// Request logger.
     package let logger: Logger
+    /// The memory uploads in flight may hold together.
+    package let uploadBudget: UploadMemoryBudget
     /// The clock (tests move it).
     package let now: @Sendable () -> Date
 
@@ -27,11 +30,14 @@ package struct SubmissionRoutes<Store: EvidenceStore>: Sendable {
         submissions: SubmissionStore,
         evidenceStore: Store,
         logger: Logger,
+        uploadBudget: UploadMemoryBudget = UploadMemoryBudget(
+            limitBytes: SubmissionRules.defaultUploadMemoryBudgetBytes),
         now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.submissions = submissions
         self.evidenceStore = evidenceStore
         self.logger = logger
+        self.uploadBudget = uploadBudget
         self.now = now
     }
 
@@ -53,6 +59,36 @@ package struct SubmissionRoutes<Store: EvidenceStore>: Sendable {
     func create(_ request: Request, context: AuthenticatedRequestContext) async throws -> Response {
         let identity = try context.require(roles: [Roles.asn])
         let key = try IntakeHeaders.validateIdempotencyKey(request.headers[IntakeHeaders.idempotencyKey])
+        // The body is read only under a reservation of its size, released when the request ends (also on error).
+        let declaredLength = request.headers[.contentLength].flatMap { Int($0) }
+        if let declaredLength, declaredLength > SubmissionRules.maxBodyBytes {
+            throw ProblemDetails.contentTooLarge(limit: SubmissionRules.maxBodyBytes)
+        }
+        let reservation = max(0, declaredLength ?? SubmissionRules.maxBodyBytes)
+        guard uploadBudget.reserve(reservation) else {
+            logger.notice(
+                "Unggahan ditolak: anggaran memori penuh",
+                metadata: [
+                    "upload.bytes": .stringConvertible(reservation),
+                    "upload.reserved_bytes": .stringConvertible(uploadBudget.reservedBytes),
+                ]
+            )
+            throw ProblemDetails.serviceUnavailable(
+                "Server sedang menerima banyak unggahan; coba lagi sebentar lagi. "
+                    + "Too many uploads in progress; please retry shortly.",
+                retryAfterSeconds: Self.uploadRetryAfterSeconds
+            )
+        }
+        defer { uploadBudget.release(reservation) }
+        return try await createReserved(request, identity: identity, key: key)
+    }
+
+    /// `Retry-After` of a 503 for a full upload budget.
+    static var uploadRetryAfterSeconds: Int { 2 }
+
+    /// `POST /v1/submissions` once the upload's memory is reserved: parse, check, store the photos durably, then
+    /// one statement to PostgreSQL, and the answer from what is in hand.
+    private func createReserved(_ request: Request, identity: Identity, key: String) async throws -> Response {
         let form = try await MultipartForm.parse(
             request,
             maxBytes: SubmissionRules.maxBodyBytes,
@@ -62,7 +98,7 @@ package struct SubmissionRoutes<Store: EvidenceStore>: Sendable {
         let photos = form.parts(named: "evidence")
         var uploads: [EvidenceUpload] = []
         for (index, photo) in photos.enumerated() {
-            guard photo.body.count <= SubmissionRules.maxEvidenceBytes else {
+            guard photo.content.readableBytes <= SubmissionRules.maxEvidenceBytes else {
                 var problem = ProblemDetails.contentTooLarge(limit: SubmissionRules.maxEvidenceBytes)
                 problem.detail = "Foto bukti ke-\(index + 1) melebihi 5 MB. Each photo must be at most 5 MB."
                 problem.errors = [
@@ -70,7 +106,7 @@ package struct SubmissionRoutes<Store: EvidenceStore>: Sendable {
                 ]
                 throw problem
             }
-            guard let mediaType = ImageSniffer.mediaType(of: photo.body) else {
+            guard let mediaType = ImageSniffer.mediaType(of: photo.content.readableBytesView) else {
                 var problem = ProblemDetails.unsupportedMediaType(
                     "Foto bukti ke-\(index + 1) bukan gambar JPEG atau PNG. Only JPEG and PNG photos are accepted."
                 )
@@ -82,15 +118,15 @@ package struct SubmissionRoutes<Store: EvidenceStore>: Sendable {
                 throw problem
             }
             uploads.append(
-                EvidenceUpload(bytes: photo.body, sha256: EvidenceHash.sha256(photo.body), mediaType: mediaType))
+                EvidenceUpload(bytes: photo.content, sha256: EvidenceHash.sha256(photo.content), mediaType: mediaType))
         }
         let draft = try SubmissionRules.validate(input, photoCount: photos.count, now: now())
         let requestHash = draft.requestHash(evidenceHashes: uploads.map(\.sha256))
 
-        // A retry is answered without touching the blob store.
-        if let existing = try await submissions.find(nip: identity.nip, idempotencyKey: key) {
-            return try replay(existing, requestHash: requestHash)
-        }
+        // Photos are durable before the submission commits: a crash in between leaves an orphan photo (collected
+        // later by EvidenceCollector), never a submission without its photo. A replay writes nothing new (an
+        // existing photo only gets its time refreshed); photos of a request refused below (a reused key) stay as
+        // orphans until collected.
         for upload in uploads {
             try await evidenceStore.store(upload.bytes, sha256: upload.sha256)
         }
@@ -208,11 +244,11 @@ extension SubmissionRoutes {
         guard let bytes = try await evidenceStore.load(sha256: sha256) else { throw notFound }
         var headers = HTTPFields()
         headers[.contentType] = mediaType
-        headers[.contentLength] = String(bytes.count)
+        headers[.contentLength] = String(bytes.readableBytes)
         // Content-addressed: the bytes under this URL never change; private because photos are personal data.
         headers[.cacheControl] = "private, max-age=31536000, immutable"
         headers[.eTag] = "\"\(sha256)\""
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: bytes))
     }
 
     // MARK: - Responses

@@ -126,3 +126,45 @@ extension CloudEvent {
         return lower == "application/json" || lower == "text/json" || lower.hasSuffix("+json")
     }
 }
+
+extension Outbox {
+    /// The column values of the outbox row ``enqueue(_:in:)`` writes for one event, for a service that inserts its
+    /// outbox row inside its own statement (a data-modifying CTE next to its state change) to save a round trip.
+    ///
+    /// Optional text is `""` where the insert of ``enqueue(_:in:)`` writes `NULLIF(…, '')`; `payload` and
+    /// `extensions` are JSON text for `::jsonb`. Such a statement must also call
+    /// `pg_notify(MessagingSchema.outboxChannel, '')` when it inserted a row, as ``enqueue(_:in:)`` does.
+    package struct RowValues: Sendable, Equatable {
+        /// `id` (uuid): the CloudEvents id.
+        package var id: UUID
+        /// `aggregatetype`: see ``Outbox/aggregateType(of:)``.
+        package var aggregateType: String
+        /// `aggregateid`: the event's subject, or `""`.
+        package var aggregateId: String
+        /// `type`: the CloudEvents type.
+        package var type: String
+        /// `payload` (jsonb): the event data as JSON text.
+        package var payload: String
+        /// `source`.
+        package var source: String
+        /// `subject`, or `""` for `NULL`.
+        package var subject: String
+        /// `time`.
+        package var time: Date
+        /// `dataschema`, or `""` for `NULL`.
+        package var dataSchema: String
+        /// `extensions` (jsonb): the CloudEvents extension attributes as a JSON object.
+        package var extensions: String
+    }
+
+    /// The column values of the outbox row for `event`, checked as ``enqueue(_:in:)`` checks them.
+    ///
+    /// - Throws: `MessagingError` `.protocolError` when the event id is not a UUID or its data is not JSON.
+    package static func rowValues(for event: CloudEvent) throws -> RowValues {
+        let row = try OutboxRow(event: event)
+        return RowValues(
+            id: row.id, aggregateType: row.aggregateType, aggregateId: row.aggregateId, type: row.type,
+            payload: row.payload, source: row.source, subject: row.subject, time: row.time,
+            dataSchema: row.dataSchema, extensions: row.extensions)
+    }
+}

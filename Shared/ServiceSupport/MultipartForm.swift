@@ -4,6 +4,9 @@ import Hummingbird
 /// A parsed `multipart/form-data` body (RFC 7578), strictly: CRLF line endings, a closing delimiter, bounded
 /// part count and header size. Errors are ``MultipartError``s, shown as 400 problem+json.
 ///
+/// Parsing a collected `ByteBuffer` does not copy the content: each part's ``Part/content`` is a slice sharing the
+/// body's storage, so a 16 MB upload costs 16 MB however many parts it has.
+///
 /// In a handler, bound the body first, then parse:
 /// ```swift
 /// let form = try await MultipartForm.parse(request, maxBytes: 16 * 1024 * 1024)   // 413 when larger
@@ -23,11 +26,26 @@ package struct MultipartForm: Sendable {
         package var contentType: String?
         /// All headers of the part, names lowercased.
         package var headers: [String: String]
-        /// The part's content.
-        package var body: [UInt8]
+        /// The part's content: a slice of the request body (no copy).
+        package var content: ByteBuffer
 
-        /// The body decoded as UTF-8 text.
-        package var text: String { String(decoding: body, as: UTF8.self) }
+        /// Creates a part.
+        package init(
+            name: String, filename: String? = nil, contentType: String? = nil, headers: [String: String] = [:],
+            content: ByteBuffer
+        ) {
+            self.name = name
+            self.filename = filename
+            self.contentType = contentType
+            self.headers = headers
+            self.content = content
+        }
+
+        /// The content as an array: a copy, for small parts and tests; use ``content`` for large ones.
+        package var body: [UInt8] { Array(content.readableBytesView) }
+
+        /// The content decoded as UTF-8 text.
+        package var text: String { String(buffer: content) }
     }
 
     /// Bounds that keep a hostile body from costing more than its size.
@@ -65,7 +83,7 @@ package struct MultipartForm: Sendable {
             )
         }
         do {
-            return try decoder.decode(T.self, from: Data(part.body))
+            return try decoder.decode(T.self, from: Data(part.content.readableBytesView))
         } catch let error as DecodingError {
             throw ProblemDetails.badRequest(
                 "Bagian `\(name)`: \(ProblemDetails.describe(error))",
@@ -76,14 +94,35 @@ package struct MultipartForm: Sendable {
 
     /// Parses `body` using the boundary of `contentType` (`multipart/form-data; boundary=…`).
     package init(contentType: String, body: some Collection<UInt8>, limits: Limits = Limits()) throws(MultipartError) {
-        try self.init(boundary: Self.boundary(fromContentType: contentType), body: Array(body), limits: limits)
+        try self.init(
+            boundary: Self.boundary(fromContentType: contentType), body: ByteBuffer(bytes: body), limits: limits)
     }
 
-    /// Parses `body` delimited by `boundary`.
+    /// Parses `body` delimited by `boundary` (copies `body` once into a buffer).
     package init(boundary: String, body: [UInt8], limits: Limits = Limits()) throws(MultipartError) {
+        try self.init(boundary: boundary, body: ByteBuffer(bytes: body), limits: limits)
+    }
+
+    /// Parses the readable bytes of `body` delimited by `boundary`; the parts' content are slices of `body`.
+    package init(boundary: String, body: ByteBuffer, limits: Limits = Limits()) throws(MultipartError) {
         guard (1...70).contains(boundary.utf8.count) else { throw .invalidBoundary }
-        var parser = Parser(body: body, delimiter: Array("--\(boundary)".utf8), limits: limits)
-        self.parts = try parser.parse()
+        let delimiter = Array("--\(boundary)".utf8)
+        let parsed = body.withUnsafeReadableBytes { bytes in
+            Result { () throws(MultipartError) -> [Parser.ParsedPart] in
+                var parser = Parser(body: bytes, delimiter: delimiter, limits: limits)
+                return try parser.parse()
+            }
+        }
+        self.parts = try parsed.get().map { parsed in
+            Part(
+                name: parsed.name,
+                filename: parsed.filename,
+                contentType: parsed.headers["content-type"],
+                headers: parsed.headers,
+                // In bounds: the parser only returns ranges inside the readable bytes it was given.
+                content: body.getSlice(at: body.readerIndex + parsed.content.lowerBound, length: parsed.content.count)!
+            )
+        }
     }
 
     /// Collects the body of `request` (at most `maxBytes`, else 413) and parses it.
@@ -101,7 +140,7 @@ package struct MultipartForm: Sendable {
         let boundary = try boundary(fromContentType: contentType)
         var request = request
         let body = try await request.collectBody(maxBytes: maxBytes)
-        return try MultipartForm(boundary: boundary, body: Array(buffer: body), limits: limits)
+        return try MultipartForm(boundary: boundary, body: body, limits: limits)
     }
 
     /// The `boundary` parameter of a `multipart/form-data` content type.
@@ -181,15 +220,23 @@ package enum MultipartError: Error, Equatable, ProblemConvertible {
     }
 }
 
-/// The state machine over the raw body.
+/// The state machine over the raw body; it returns where each part's content is, not a copy of it.
 private struct Parser {
-    let body: [UInt8]
+    /// A part found in the body: its headers and the range of its content.
+    struct ParsedPart {
+        var name: String
+        var filename: String?
+        var headers: [String: String]
+        var content: Range<Int>
+    }
+
+    let body: UnsafeRawBufferPointer
     /// `--boundary`.
     let delimiter: [UInt8]
     let limits: MultipartForm.Limits
     var position = 0
 
-    init(body: [UInt8], delimiter: [UInt8], limits: MultipartForm.Limits) {
+    init(body: UnsafeRawBufferPointer, delimiter: [UInt8], limits: MultipartForm.Limits) {
         self.body = body
         self.delimiter = delimiter
         self.limits = limits
@@ -199,11 +246,11 @@ private struct Parser {
     static let lf = UInt8(ascii: "\n")
     static let dash = UInt8(ascii: "-")
 
-    mutating func parse() throws(MultipartError) -> [MultipartForm.Part] {
+    mutating func parse() throws(MultipartError) -> [ParsedPart] {
         // The first delimiter starts the body (a preamble is allowed by RFC 2046 but never sent by browsers).
         guard let first = findDelimiter(from: 0, atBodyStart: true) else { throw .missingOpeningBoundary }
         position = first
-        var parts: [MultipartForm.Part] = []
+        var parts: [ParsedPart] = []
         while true {
             position += delimiter.count
             if try atCloseAfterDelimiter() { return parts }
@@ -211,8 +258,7 @@ private struct Parser {
             let headers = try readHeaders()
             guard let end = findDelimiter(from: position, atBodyStart: false) else { throw .missingClosingBoundary }
             // The CRLF before the delimiter belongs to the delimiter, not to the content.
-            let content = Array(body[position..<(end - 2)])
-            parts.append(try makePart(headers: headers, body: content))
+            parts.append(try makePart(headers: headers, content: position..<(end - 2)))
             position = end
         }
     }
@@ -296,20 +342,14 @@ private struct Parser {
     }
 
     /// Builds a part from its headers; `Content-Disposition: form-data; name="…"` is required.
-    func makePart(headers: [String: String], body: [UInt8]) throws(MultipartError) -> MultipartForm.Part {
+    func makePart(headers: [String: String], content: Range<Int>) throws(MultipartError) -> ParsedPart {
         guard let disposition = headers["content-disposition"] else { throw .missingName }
         let parameters = Self.parameters(of: disposition)
         guard parameters.type == "form-data", let name = parameters.values["name"], !name.isEmpty else {
             throw .missingName
         }
         let filename = parameters.values["filename*"].flatMap(Self.decodeExtendedValue) ?? parameters.values["filename"]
-        return MultipartForm.Part(
-            name: name,
-            filename: filename,
-            contentType: headers["content-type"],
-            headers: headers,
-            body: body
-        )
+        return ParsedPart(name: name, filename: filename, headers: headers, content: content)
     }
 
     /// Splits `form-data; name="a"; filename="b;c.jpg"` into its type and parameters (quoted strings honoured).

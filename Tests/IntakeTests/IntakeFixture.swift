@@ -88,18 +88,45 @@ enum IntakeFixture {
         evidenceStore: InMemoryEvidenceStore = InMemoryEvidenceStore(),
         _ body: @escaping @Sendable (any TestClientProtocol, DatabasePool, InMemoryEvidenceStore) async throws -> Void
     ) async throws {
-        try await withTestDatabase(service: "intake", migrations: try intakeResources.allMigrations()) { pool in
+        try await withIntakeApp(evidenceStore: evidenceStore) { client, pool, store, _ in
+            try await body(client, pool, store)
+        }
+    }
+
+    /// Runs `body` with an intake app (no broker) on a fresh migrated database, with any evidence store and upload
+    /// budget; `body` also gets the submission store (its round-trip counter). `testing: .live` runs a real HTTP
+    /// server on a free port.
+    static func withIntakeApp<Store: EvidenceStore>(
+        evidenceStore: Store,
+        uploadBudget: UploadMemoryBudget = UploadMemoryBudget(
+            limitBytes: SubmissionRules.defaultUploadMemoryBudgetBytes),
+        poolSize: Int = 4,
+        testing: TestingSetup = .router,
+        _ body: @escaping @Sendable (any TestClientProtocol, DatabasePool, Store, SubmissionStore) async throws -> Void
+    ) async throws {
+        try await withTestDatabase(
+            service: "intake", migrations: try intakeResources.allMigrations(), poolSize: poolSize
+        ) { pool in
+            let submissions = SubmissionStore(pool: pool)
             let routes = SubmissionRoutes(
-                submissions: SubmissionStore(pool: pool),
+                submissions: submissions,
                 evidenceStore: evidenceStore,
-                logger: logger
+                logger: logger,
+                uploadBudget: uploadBudget
             )
             let app = try await intakeApp(configuration: configuration, logger: logger, routes: routes.collection)
                 .buildApplication()
-            try await app.test(.router) { client in
-                try await body(client, pool, evidenceStore)
+            try await app.test(testing) { client in
+                try await body(client, pool, evidenceStore, submissions)
             }
         }
+    }
+
+    /// A fresh directory for a `DirectoryEvidenceStore`, removed after `body`.
+    static func withBlobDirectory<T>(_ body: (URL) async throws -> T) async throws -> T {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("intake-blobs-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        return try await body(root)
     }
 }
 

@@ -38,7 +38,7 @@ struct SubmissionAPITests {
             #expect(evidence[0]["mediaType"] as? String == "image/jpeg")
             #expect(evidence[0]["sizeBytes"] as? Int == photo.count)
             #expect(evidence[1]["mediaType"] as? String == "image/png")
-            #expect(try await store.load(sha256: EvidenceHash.sha256(photo)) == photo)
+            #expect(try await store.load(sha256: EvidenceHash.sha256(photo)) == ByteBuffer(bytes: photo))
 
             let outbox = try await pool.withConnection { connection in
                 try await connection.query(

@@ -54,6 +54,21 @@ struct MultipartFormTests {
         #expect(ImageSniffer.mediaType(of: photo.body) == .jpeg)
     }
 
+    @Test("parsing a ByteBuffer does not copy: each part's content is a slice of the body's storage")
+    func slicesWithoutCopy() throws {
+        // A reader index past a prefix checks that offsets are taken from the readable bytes.
+        var buffer = ByteBuffer(bytes: Array("ignored prefix".utf8) + Self.happyBody)
+        buffer.moveReaderIndex(forwardBy: "ignored prefix".utf8.count)
+        let form = try MultipartForm(boundary: Self.boundary, body: buffer)
+        let photo = try #require(form.part(named: "photo"))
+        #expect(photo.body == Self.jpeg)
+        #expect(form.part(named: "meta")?.text == #"{"activity":"komposting","quantity":2}"#)
+        let bodyStart = buffer.withUnsafeReadableBytes { UInt(bitPattern: $0.baseAddress) }
+        let photoStart = photo.content.withUnsafeReadableBytes { UInt(bitPattern: $0.baseAddress) }
+        let offset = Self.happyBody.count - Self.jpeg.count - "\r\n--\(Self.boundary)--\r\n".utf8.count
+        #expect(photoStart == bodyStart + UInt(offset))
+    }
+
     @Test("CRLF edge cases: empty part, content ending in CRLF, boundary-like text, quoted boundary, preamble")
     func crlfEdges() throws {
         let content = Array("line1\r\n--\(Self.boundary)X not a delimiter\r\n\r\n".utf8)
