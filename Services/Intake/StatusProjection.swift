@@ -64,119 +64,171 @@ package struct StatusProjection: Sendable {
         try await apply(events.map(\.event), in: connection)
     }
 
-    /// Applies a batch of events inside the caller's (inbox) transaction, in order.
+    /// Applies a batch of events inside the caller's (inbox) transaction, in order, with a few statements whatever
+    /// its size: one locks and reads the batch's submissions; then the events are applied in rounds in which each
+    /// submission appears at most once (so two events of one submission apply in their order), each round one
+    /// `UPDATE … FROM unnest(…)` per event type present.
     @discardableResult
     package func apply(_ events: [CloudEvent], in connection: DatabaseConnection) async throws -> [Effect] {
-        var effects: [Effect] = []
-        for event in events {
-            effects.append(try await apply(event, in: connection))
+        let changes = try events.map(Change.init(event:))
+        guard !changes.isEmpty else { return [] }
+        let ids = Array(Set(changes.map(\.submissionId))).sorted { $0.uuidString < $1.uuidString }
+        // Locked in one order (by id) for every consumer, so concurrent consumers apply in turn without deadlocks.
+        let rows = try await connection.query(
+            "SELECT id, nip FROM submissions WHERE id = ANY(\(ids)::uuid[]) ORDER BY id FOR UPDATE")
+        var owners: [UUID: String] = [:]
+        for row in rows { owners[try row.decode("id", as: UUID.self)] = try row.decode("nip", as: String.self) }
+
+        var effects = [Effect](repeating: .unknownSubmission, count: changes.count)
+        var rounds: [[Int]] = []
+        var roundOf: [UUID: Int] = [:]
+        for (index, change) in changes.enumerated() {
+            guard let owner = owners[change.submissionId] else { continue }
+            guard owner == change.nip else {
+                logger.warning(
+                    "Event untuk pengajuan dengan NIP berbeda diabaikan",
+                    metadata: ["submission.id": .string(change.submissionId.lowercased)]
+                )
+                continue
+            }
+            let round = roundOf[change.submissionId, default: -1] + 1
+            roundOf[change.submissionId] = round
+            if round == rounds.count { rounds.append([]) }
+            rounds[round].append(index)
         }
+        for round in rounds {
+            var applied = Set<UUID>()
+            for kind in Change.Kind.allCases {
+                let selected = round.map { changes[$0] }.filter { $0.kind == kind }
+                guard !selected.isEmpty else { continue }
+                applied.formUnion(try await update(kind, selected, in: connection))
+            }
+            for index in round { effects[index] = applied.contains(changes[index].submissionId) ? .applied : .stale }
+        }
+        for (change, effect) in zip(changes, effects) { log(effect, of: change) }
         return effects
     }
 
     /// Applies one event.
     package func apply(_ event: CloudEvent, in connection: DatabaseConnection) async throws -> Effect {
-        let effect: Effect
-        let submissionId: UUID
-        switch event.type {
-        case ReviewAssigned.eventType:
-            let review = try event.decode(ReviewAssigned.self)
-            submissionId = review.submissionId
-            effect = try await update(
-                submissionId, nip: review.nip, in: connection,
-                """
-                UPDATE submissions SET status = 'in_review', updated_at = now()
-                WHERE id = \(review.submissionId) AND status = 'received'
-                """
-            )
-        case SubmissionVerified.eventType:
-            let verified = try event.decode(SubmissionVerified.self)
-            submissionId = verified.submissionId
-            effect = try await update(
-                submissionId, nip: verified.nip, in: connection,
-                """
-                UPDATE submissions SET status = 'approved', reason_code = NULL, reason = NULL,
-                    decided_at = \(verified.decidedAt), updated_at = now()
-                WHERE id = \(verified.submissionId) AND (decided_at IS NULL OR decided_at < \(verified.decidedAt))
-                """
-            )
-        case SubmissionRejected.eventType:
-            let rejected = try event.decode(SubmissionRejected.self)
-            submissionId = rejected.submissionId
-            let reason =
-                rejected.reason.isEmpty
-                ? (rejected.knownReasonCode?.indonesianText ?? "Pengajuan ditolak.") : rejected.reason
-            effect = try await update(
-                submissionId, nip: rejected.nip, in: connection,
-                """
-                UPDATE submissions SET status = 'rejected', reason_code = \(rejected.reasonCode), reason = \(reason),
-                    decided_at = \(rejected.decidedAt), updated_at = now()
-                WHERE id = \(rejected.submissionId) AND (decided_at IS NULL OR decided_at < \(rejected.decidedAt))
-                """
-            )
-        case PointsAwarded.eventType:
-            let awarded = try event.decode(PointsAwarded.self)
-            submissionId = awarded.submissionId
-            effect = try await update(
-                submissionId, nip: awarded.nip, in: connection,
-                """
-                UPDATE submissions SET points = \(awarded.points),
-                    status = CASE WHEN decided_at IS NULL OR decided_at <= \(awarded.awardedAt) THEN 'approved'
-                                  ELSE status END,
-                    reason_code = CASE WHEN decided_at IS NULL OR decided_at <= \(awarded.awardedAt) THEN NULL
-                                       ELSE reason_code END,
-                    reason = CASE WHEN decided_at IS NULL OR decided_at <= \(awarded.awardedAt) THEN NULL
-                                  ELSE reason END,
-                    decided_at = GREATEST(decided_at, \(awarded.awardedAt)), updated_at = now()
-                WHERE id = \(awarded.submissionId)
-                """
-            )
-        default:
-            logger.warning(
-                "Jenis event tidak dibaca oleh proyeksi status",
-                metadata: ["event.id": .string(event.id), "event.type": .string(event.type)]
-            )
-            throw UnsupportedEventType(eventId: event.id, type: event.type)
+        try await apply([event], in: connection)[0]
+    }
+
+    /// One event's change to a submission's status.
+    private struct Change {
+        enum Kind: CaseIterable { case inReview, verified, rejected, awarded }
+        var kind: Kind
+        var eventId: String
+        var eventType: String
+        var submissionId: UUID
+        var nip: String
+        /// When it was decided (`awardedAt` for points).
+        var decidedAt: Date = .distantPast
+        var reasonCode = ""
+        var reason = ""
+        var points = 0
+
+        init(event: CloudEvent) throws {
+            eventId = event.id
+            eventType = event.type
+            switch event.type {
+            case ReviewAssigned.eventType:
+                let review = try event.decode(ReviewAssigned.self)
+                (kind, submissionId, nip) = (.inReview, review.submissionId, review.nip)
+            case SubmissionVerified.eventType:
+                let verified = try event.decode(SubmissionVerified.self)
+                (kind, submissionId, nip) = (.verified, verified.submissionId, verified.nip)
+                decidedAt = verified.decidedAt
+            case SubmissionRejected.eventType:
+                let rejected = try event.decode(SubmissionRejected.self)
+                (kind, submissionId, nip) = (.rejected, rejected.submissionId, rejected.nip)
+                decidedAt = rejected.decidedAt
+                reasonCode = rejected.reasonCode
+                reason =
+                    rejected.reason.isEmpty
+                    ? (rejected.knownReasonCode?.indonesianText ?? "Pengajuan ditolak.") : rejected.reason
+            case PointsAwarded.eventType:
+                let awarded = try event.decode(PointsAwarded.self)
+                (kind, submissionId, nip) = (.awarded, awarded.submissionId, awarded.nip)
+                decidedAt = awarded.awardedAt
+                points = awarded.points
+            default:
+                throw UnsupportedEventType(eventId: event.id, type: event.type)
+            }
         }
+    }
+
+    /// Runs one set-based update of `kind` for `changes` (at most one per submission); returns the ids it changed.
+    private func update(_ kind: Change.Kind, _ changes: [Change], in connection: DatabaseConnection) async throws
+        -> Set<UUID>
+    {
+        let ids = changes.map(\.submissionId)
+        let times = changes.map(\.decidedAt)
+        let statement: SQLQuery
+        switch kind {
+        case .inReview:
+            statement = """
+                UPDATE submissions s SET status = 'in_review', updated_at = now()
+                FROM unnest(\(ids)::uuid[]) AS e(id)
+                WHERE s.id = e.id AND s.status = 'received'
+                RETURNING s.id
+                """
+        case .verified:
+            statement = """
+                UPDATE submissions s SET status = 'approved', reason_code = NULL, reason = NULL,
+                    decided_at = e.decided_at, updated_at = now()
+                FROM unnest(\(ids)::uuid[], \(times)::timestamptz[]) AS e(id, decided_at)
+                WHERE s.id = e.id AND (s.decided_at IS NULL OR s.decided_at < e.decided_at)
+                RETURNING s.id
+                """
+        case .rejected:
+            statement = """
+                UPDATE submissions s SET status = 'rejected', reason_code = e.reason_code, reason = e.reason,
+                    decided_at = e.decided_at, updated_at = now()
+                FROM unnest(\(ids)::uuid[], \(times)::timestamptz[], \(changes.map(\.reasonCode))::text[],
+                            \(changes.map(\.reason))::text[]) AS e(id, decided_at, reason_code, reason)
+                WHERE s.id = e.id AND (s.decided_at IS NULL OR s.decided_at < e.decided_at)
+                RETURNING s.id
+                """
+        case .awarded:
+            // Points mean approved, as a decision at awardedAt: a newer decision already applied keeps its status.
+            statement = """
+                UPDATE submissions s SET points = e.points,
+                    status = CASE WHEN s.decided_at IS NULL OR s.decided_at <= e.awarded_at THEN 'approved'
+                                  ELSE s.status END,
+                    reason_code = CASE WHEN s.decided_at IS NULL OR s.decided_at <= e.awarded_at THEN NULL
+                                       ELSE s.reason_code END,
+                    reason = CASE WHEN s.decided_at IS NULL OR s.decided_at <= e.awarded_at THEN NULL
+                                  ELSE s.reason END,
+                    decided_at = GREATEST(s.decided_at, e.awarded_at), updated_at = now()
+                FROM unnest(\(ids)::uuid[], \(times)::timestamptz[], \(changes.map(\.points))::int8[])
+                     AS e(id, awarded_at, points)
+                WHERE s.id = e.id
+                RETURNING s.id
+                """
+        }
+        var changed = Set<UUID>()
+        for row in try await connection.query(statement) { changed.insert(try row.decode("id", as: UUID.self)) }
+        return changed
+    }
+
+    private func log(_ effect: Effect, of change: Change) {
         switch effect {
         case .unknownSubmission:
             logger.info(
                 "Event untuk pengajuan yang tidak dikenal diabaikan",
                 metadata: [
-                    "event.id": .string(event.id), "event.type": .string(event.type),
-                    "submission.id": .string(submissionId.lowercased),
+                    "event.id": .string(change.eventId), "event.type": .string(change.eventType),
+                    "submission.id": .string(change.submissionId.lowercased),
                 ]
             )
         case .stale:
             logger.debug(
                 "Event tidak mengubah status",
-                metadata: ["event.id": .string(event.id), "submission.id": .string(submissionId.lowercased)]
+                metadata: ["event.id": .string(change.eventId), "submission.id": .string(change.submissionId.lowercased)]
             )
         case .applied:
             break
         }
-        return effect
-    }
-
-    /// Locks the submission row (so concurrent consumers apply in turn), checks it exists and belongs to `nip`,
-    /// then runs `statement`.
-    private func update(
-        _ id: UUID,
-        nip: String,
-        in connection: DatabaseConnection,
-        _ statement: SQLQuery
-    ) async throws -> Effect {
-        let rows = try await connection.query("SELECT nip FROM submissions WHERE id = \(id) FOR UPDATE")
-        guard let row = rows.first else { return .unknownSubmission }
-        let owner = try row.decode("nip", as: String.self)
-        guard owner == nip else {
-            logger.warning(
-                "Event untuk pengajuan dengan NIP berbeda diabaikan",
-                metadata: ["submission.id": .string(id.lowercased)]
-            )
-            return .unknownSubmission
-        }
-        let result = try await connection.query(statement)
-        return result.rowsAffected > 0 ? .applied : .stale
     }
 }
