@@ -95,6 +95,11 @@ package final class OutboxRelay: Service, Sendable {
     private static let heldBackRetry: Duration = .milliseconds(100)
     /// How often the lag gauge is refreshed.
     private static let lagInterval: Duration = .seconds(1)
+    /// For the claim and settle transactions: no wait for the WAL flush (a lost commit only means publishing
+    /// again), and no JIT — the claim's estimated cost crosses `jit_above_cost` on a large backlog, and compiling
+    /// it took seconds for a statement that runs in milliseconds.
+    private static let shortTransactionSettings: SQLQuery =
+        "SELECT set_config('synchronous_commit', 'off', true), set_config('jit', 'off', true)"
 
     /// Creates a relay; nothing happens until `run()`.
     ///
@@ -295,7 +300,7 @@ package final class OutboxRelay: Service, Sendable {
             try await connection.pipeline([
                 "BEGIN",
                 // Losing a claim in a database crash only means the rows are claimed again.
-                "SET LOCAL synchronous_commit = off",
+                Self.shortTransactionSettings,
                 """
                 WITH candidates AS (
                     SELECT o.seq, o.aggregatetype, o.aggregateid
@@ -303,28 +308,30 @@ package final class OutboxRelay: Service, Sendable {
                     WHERE o.published_at IS NULL
                       AND (o.retry_at IS NULL OR o.retry_at <= now())
                       AND (o.claimed_until IS NULL OR o.claimed_until <= now())
-                      AND NOT EXISTS (
-                          SELECT 1 FROM outbox e
-                          WHERE e.aggregatetype = o.aggregatetype AND e.aggregateid = o.aggregateid
-                            AND e.published_at IS NULL AND NOT e.unroutable AND e.seq < o.seq
-                            AND (e.retry_at > now() OR e.claimed_until > now()))
+                      -- Not behind a row of its aggregate in flight or in backoff. A scalar subquery, not NOT
+                      -- EXISTS: the planner must probe the aggregate's index per row, not join the whole outbox.
+                      AND (SELECT true FROM outbox e
+                           WHERE e.aggregatetype = o.aggregatetype AND e.aggregateid = o.aggregateid
+                             AND e.published_at IS NULL AND e.seq < o.seq AND NOT e.unroutable
+                             AND (e.retry_at > now() OR e.claimed_until > now())
+                           LIMIT 1) IS NULL
                     ORDER BY o.seq
                     LIMIT \(batchSize)
                     FOR UPDATE OF o SKIP LOCKED
                 ),
                 claimable AS (
+                    -- No earlier unpublished row of the aggregate outside this claim (e.g. locked by another).
                     SELECT c.seq FROM candidates c
-                    WHERE NOT EXISTS (
-                        SELECT 1 FROM outbox e
-                        WHERE e.aggregatetype = c.aggregatetype AND e.aggregateid = c.aggregateid
-                          AND e.published_at IS NULL AND e.seq < c.seq AND NOT e.unroutable
-                          AND e.seq NOT IN (SELECT seq FROM candidates))
+                    WHERE (SELECT true FROM outbox e
+                           WHERE e.aggregatetype = c.aggregatetype AND e.aggregateid = c.aggregateid
+                             AND e.published_at IS NULL AND e.seq < c.seq AND NOT e.unroutable
+                             AND e.seq NOT IN (SELECT seq FROM candidates)
+                           LIMIT 1) IS NULL
                 ),
                 claimed AS (
                     UPDATE outbox o
                     SET claimed_by = \(relayID), claimed_until = now() + make_interval(secs => \(leaseSeconds))
-                    FROM claimable c
-                    WHERE o.seq = c.seq
+                    WHERE o.seq = ANY(ARRAY(SELECT seq FROM claimable))
                     RETURNING o.seq, o.id, o.type, o.payload::text AS payload, o.source, o.subject, o.time,
                               o.dataschema, o.extensions::text AS extensions, o.attempts, o.unroutable
                 )
@@ -418,7 +425,7 @@ package final class OutboxRelay: Service, Sendable {
 
         // Losing this commit in a database crash only means publishing these rows again, which consumers
         // de-duplicate; so the relay does not wait for the WAL flush.
-        var statements: [SQLQuery] = ["BEGIN", "SET LOCAL synchronous_commit = off"]
+        var statements: [SQLQuery] = ["BEGIN", Self.shortTransactionSettings]
         if !confirmed.isEmpty {
             // Whoever holds the lease now: the broker has the message, so the row is published.
             statements.append(
