@@ -100,6 +100,14 @@ package final class OutboxRelay: Service, Sendable {
     /// it took seconds for a statement that runs in milliseconds.
     private static let shortTransactionSettings: SQLQuery =
         "SELECT set_config('synchronous_commit', 'off', true), set_config('jit', 'off', true)"
+    /// The same for the claim, which must also walk `outbox_unpublished` in `seq` order and stop after
+    /// `batchSize` rows: without fresh statistics (a new table, a bulk insert) the planner chose a bitmap scan of
+    /// every unpublished row plus a sort, which made each claim cost O(backlog) — 565 ms instead of 36 ms for
+    /// 1,000 of 50,000 rows.
+    private static let claimSettings: SQLQuery = """
+        SELECT set_config('synchronous_commit', 'off', true), set_config('jit', 'off', true),
+               set_config('enable_bitmapscan', 'off', true), set_config('enable_seqscan', 'off', true)
+        """
 
     /// Creates a relay; nothing happens until `run()`.
     ///
@@ -299,8 +307,7 @@ package final class OutboxRelay: Service, Sendable {
         let results = try await pool.withConnection { connection in
             try await connection.pipeline([
                 "BEGIN",
-                // Losing a claim in a database crash only means the rows are claimed again.
-                Self.shortTransactionSettings,
+                Self.claimSettings,
                 """
                 WITH candidates AS (
                     SELECT o.seq, o.aggregatetype, o.aggregateid
