@@ -25,10 +25,11 @@ import ServiceLifecycle
 ///    and they are published again.
 ///
 /// A relay that dies after claiming leaves its leases behind; once they expire another relay claims the rows
-/// again, so `lease` must exceed the longest publish (the publisher's connect wait plus its confirm timeout).
-/// A relay that dies after publishing but before settling publishes nothing twice by itself, but the rows are
-/// published again after the lease expires: delivery is at least once, and consumers de-duplicate through the
-/// inbox. In normal operation every row is published once.
+/// again. A relay that dies after publishing but before settling therefore causes those rows to be published
+/// twice: delivery is at least once, and consumers de-duplicate through the inbox. In normal operation every
+/// row is published once. `lease` must exceed the longest publish (the publisher's connect wait plus its confirm
+/// timeout); a publish that outlasts it is logged, since another relay may have published the rows meanwhile
+/// (a duplicate, possibly out of order).
 ///
 /// ## Order per aggregate, with any number of relays
 /// Rows of one aggregate (`aggregatetype`, `aggregateid`) reach the broker in `seq` order. A row is claimed only
@@ -53,7 +54,7 @@ import ServiceLifecycle
 /// that relay's settling sends no notification.
 ///
 /// ## Connections
-/// `pool` should be the relay's own small pool (one or two connections; ``EventBackbone`` builds one), so the
+/// `pool` should be the relay's own small pool (one or two connections; `EventBackbone` builds one), so the
 /// HTTP handlers never wait for a connection behind the relay. A connection is held only for the claim and the
 /// settle statements, never across a broker round trip.
 ///
