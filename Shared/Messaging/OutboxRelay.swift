@@ -272,7 +272,7 @@ package final class OutboxRelay: Service, Sendable {
                 switch event {
                 case .woken(let signalled):
                     waiting = false
-                    if signalled, coalescing > .zero, inFlight == 0, !stopping.isSet {
+                    if signalled, coalescing > .zero, !stopping.isSet {
                         // Let the transactions committing right now join this batch.
                         try? await Task.sleep(for: coalescing)
                     }

@@ -227,16 +227,13 @@ import Testing
                     logger: OutboxInbox.logger("test.relay"))
                 let recorder = try OutboxInbox.recorder(topology.queues[0].name, topology: topology, into: received)
                 try await withServices([relayPool, publisher, recorder, relay]) {
-                    // 3,000 more in 300 small transactions, ten at a time concurrently.
+                    // 3,000 more, one row per transaction, from ten writers at once (each NOTIFYs).
                     try await withThrowingTaskGroup(of: Void.self) { group in
                         for worker in 0..<10 {
                             group.addTask {
-                                for round in 0..<30 {
-                                    let events = try (0..<10).map { index in
-                                        try OutboxInbox.event(
-                                            String(format: "1991%02d%03d%02d", worker, round, index), position: index)
-                                    }
-                                    try await pool.withTransaction { try await Outbox.enqueue(events, in: $0) }
+                                for round in 0..<300 {
+                                    let event = try OutboxInbox.event(String(format: "1991%02d%03d", worker, round))
+                                    try await pool.withTransaction { try await Outbox.enqueue([event], in: $0) }
                                 }
                             }
                         }
