@@ -7,14 +7,15 @@ import Database
 /// try await MigrationRunner(service: "intake", migrations: migrations, logger: logger).run(on: pool)
 /// ```
 ///
-/// Their names (`0001_messaging_outbox`, `0002_messaging_inbox`) sort before a service's own files, so a service
-/// migration may reference them. They run in the service's own database.
+/// Their names (`0001_messaging_outbox`, `0002_messaging_inbox`, `0003_messaging_outbox_lease`) sort before a
+/// service's own files, so a service migration may reference them. They run in the service's own database. A
+/// shipped migration is never edited (the runner checks its checksum): changes come as new migrations.
 package enum MessagingSchema {
     /// The channel `Outbox.enqueue` notifies (at commit) whenever it inserts rows into `outbox` (empty payload).
     package static let outboxChannel = "outbox"
 
-    /// `outbox` and `inbox`, in the order they must be applied.
-    package static let migrations: [Migration] = [outbox, inbox]
+    /// `outbox`, `inbox` and `outboxLease`, in the order they must be applied.
+    package static let migrations: [Migration] = [outbox, inbox, outboxLease]
 
     /// The outbox: Debezium's outbox columns plus the CloudEvents attributes needed to republish an event exactly.
     ///
@@ -60,6 +61,27 @@ package enum MessagingSchema {
             CREATE INDEX outbox_waiting_retry ON outbox (aggregatetype, aggregateid, seq)
                 WHERE published_at IS NULL AND retry_at IS NOT NULL AND NOT unroutable;
             CREATE INDEX outbox_published_at ON outbox (published_at) WHERE published_at IS NOT NULL;
+            """
+    )
+
+    /// The relay's lease on outbox rows it is publishing: `claimed_by` (the relay instance) and `claimed_until`
+    /// (when the lease expires and another relay may take the row over).
+    ///
+    /// ``OutboxRelay`` stamps the lease in a short claim statement, publishes with no transaction open, and
+    /// clears it when it marks the rows published or failed. A row whose lease has not expired is *in flight*: no
+    /// other relay publishes it or a later row of its aggregate.
+    ///
+    /// The claim must stay cheap, so it is a HOT update (no index entries written): the lease columns have no
+    /// index (the relay finds in-flight rows of an aggregate through `outbox_unpublished_aggregate`), and pages
+    /// are filled only half (`fillfactor = 50`, for pages written from now on) so the new row versions fit on
+    /// their page. Measured on 50,000 rows: leasing 1,000 took 50–70 ms at fillfactor 100, 10–13 ms at 50.
+    package static let outboxLease = Migration(
+        name: "0003_messaging_outbox_lease",
+        sql: """
+            ALTER TABLE outbox
+                ADD COLUMN claimed_by uuid,
+                ADD COLUMN claimed_until timestamptz;
+            ALTER TABLE outbox SET (fillfactor = 50);
             """
     )
 

@@ -8,37 +8,55 @@ import ServiceLifecycle
 /// Publishes the rows of the transactional outbox (`MessagingSchema.outbox`) to the broker, in batches, with
 /// publisher confirms; a row is marked published only after the broker confirmed it.
 ///
-/// ## One batch
-/// In one transaction the relay claims up to `batchSize` due unpublished rows in `seq` order with
-/// `FOR UPDATE SKIP LOCKED`, publishes them through the ``Publisher`` as CloudEvents in binary mode
-/// (routing key = event name, `message_id` = id, persistent, `mandatory`), then sets `published_at` on the
-/// confirmed rows and records a failed attempt on the others (`attempts`, `retry_at` with exponential backoff
-/// from 0.5 s to 60 s, `last_error`), and commits. A `.returned` message had no queue bound for its routing key:
-/// it is logged as an error and marked `unroutable` (it is retried too, in case a binding appears). If the
-/// publisher throws (no connection, shutting down) the transaction rolls back and the relay backs off. A relay
-/// that dies after claiming loses its locks with its connection; the rows are claimed again by the next relay.
-/// The marking transaction commits with `synchronous_commit = off`: a database crash can at worst forget that
-/// rows were published, and they are published again.
-/// A relay that dies after publishing but before committing publishes those rows again: delivery is at least
-/// once, and consumers de-duplicate through the inbox.
+/// ## One batch: claim, publish, settle — no transaction open while the broker works
+/// 1. **Claim** (one statement in a short transaction, one round trip): up to `batchSize` due unpublished rows
+///    in `seq` order are locked with `FOR UPDATE SKIP LOCKED`, and those that may go now (see *Order* below) get
+///    a lease: `claimed_by` = this relay, `claimed_until` = now + `lease` (migration
+///    `0003_messaging_outbox_lease`).
+/// 2. **Publish** through the ``Publisher`` as CloudEvents in binary mode (routing key = event name,
+///    `message_id` = id, persistent, `mandatory`) and wait for the confirms. No database connection is held and
+///    no transaction is open meanwhile, however long the broker takes.
+/// 3. **Settle** (one short transaction, one round trip): confirmed rows get `published_at`; the others record a
+///    failed attempt (`attempts`, `retry_at` with exponential backoff from 0.5 s to 60 s, `last_error`); both
+///    lose their lease. A `.returned` message had no queue bound for its routing key: it is logged as an error
+///    and marked `unroutable` (it is retried too, in case a binding appears). If the publisher throws (no
+///    connection, shutting down) the leases are released and the relay backs off. The settling transaction
+///    commits with `synchronous_commit = off`: a database crash can at worst forget that rows were published,
+///    and they are published again.
+///
+/// A relay that dies after claiming leaves its leases behind; once they expire another relay claims the rows
+/// again. A relay that dies after publishing but before settling therefore causes those rows to be published
+/// twice: delivery is at least once, and consumers de-duplicate through the inbox. In normal operation every
+/// row is published once. `lease` must exceed the longest publish (the publisher's connect wait plus its confirm
+/// timeout); a publish that outlasts it is logged, since another relay may have published the rows meanwhile
+/// (a duplicate, possibly out of order).
 ///
 /// ## Order per aggregate, with any number of relays
-/// Rows of one aggregate (`aggregatetype`, `aggregateid`) reach the broker in `seq` order. Relays claim with
-/// `SKIP LOCKED`, so two relays hold disjoint sets of rows; a claimed row is published only if no *earlier*
-/// unpublished row of its aggregate exists outside the relay's own claim. Such an earlier row is either locked by
-/// another relay (which publishes it first) or waiting for its retry; in both cases the later row stays
-/// unpublished until the earlier one is published (a relay that held rows back looks again after 100 ms). Rows
-/// behind a row in backoff are not even candidates, so they do not crowd the batch out. Two exceptions, both logged: an earlier row that was *unroutable* does not hold
-/// back its successors (no queue received it, so there is no order to keep), and when one message of a batch is
-/// nacked or fails while a later message of its aggregate in the same batch is confirmed, the failed one is
-/// delivered later, out of order. Consumers must tolerate that anyway (DESIGN §7: order comes from the ledger).
+/// Rows of one aggregate (`aggregatetype`, `aggregateid`) reach the broker in `seq` order. A row is claimed only
+/// if no *earlier* unpublished row of its aggregate exists outside the same claim. Such an earlier row is either
+/// in flight (leased by this or another relay, or locked by a claim in progress), or waiting for its retry; in
+/// both cases the later row stays unclaimed until the earlier one is published. Rows behind a row in flight or
+/// in backoff are not even candidates, so they do not crowd the batch out; because of that a relay can claim
+/// batch N+1 while batch N waits for its confirms (`concurrentBatches`) without breaking the order: the two
+/// batches never share an aggregate. Two exceptions, both logged: an earlier row that was *unroutable* does not
+/// hold back its successors (no queue received it, so there is no order to keep), and when one message of a
+/// batch is nacked or fails while a later message of its aggregate in the same batch is confirmed, the failed
+/// one is delivered later, out of order. Consumers must tolerate that anyway (DESIGN §7: order comes from the
+/// ledger).
 ///
 /// ## Waking up
-/// With a `listenerConfiguration`, a ``DatabaseListener`` on channel `outbox` wakes the relay as soon as an
-/// inserting transaction commits; without it (or when notifications are lost) the relay polls every
-/// `pollInterval`. A full batch is followed by the next one at once. `concurrentBatches` loops run side by side
-/// (each claims, publishes and commits its own batch), so the broker's confirm latency of one batch overlaps
-/// with the database work of the next; they order themselves exactly like separate relays.
+/// One loop per relay. With a `listenerConfiguration`, a ``DatabaseListener`` on channel `outbox` wakes it as
+/// soon as an inserting transaction commits; the loop then waits `coalescing` (a few milliseconds) so that rows
+/// committed right after join the same batch, and claims. Without a listener (or when notifications are lost)
+/// it polls every `pollInterval`. A full claim is followed by the next one at once, up to `concurrentBatches`
+/// batches in flight; a settled batch triggers a new claim (it may have unblocked later rows of its
+/// aggregates). When rows were held back behind another relay's claim, the loop looks again after 100 ms, since
+/// that relay's settling sends no notification.
+///
+/// ## Connections
+/// `pool` should be the relay's own small pool (one or two connections; `EventBackbone` builds one), so the
+/// HTTP handlers never wait for a connection behind the relay. A connection is held only for the claim and the
+/// settle statements, never across a broker round trip.
 ///
 /// ## Housekeeping and metrics
 /// Published rows older than `retention` are deleted (a few thousand at a time, at start and once a minute). Metrics:
@@ -46,8 +64,8 @@ import ServiceLifecycle
 /// `outbox_lag_seconds` (age of the oldest unpublished row, 0 when none).
 ///
 /// ## Shutdown
-/// On graceful shutdown the relay finishes the batch in progress and returns. In a `ServiceGroup` list it
-/// after the pool and the publisher, so it stops before they do.
+/// On graceful shutdown the relay finishes the batches in flight (publish and settle) and returns. In a
+/// `ServiceGroup` list it after its pool and the publisher, so it stops before they do.
 package final class OutboxRelay: Service, Sendable {
     private let pool: DatabasePool
     private let publisher: Publisher
@@ -57,9 +75,13 @@ package final class OutboxRelay: Service, Sendable {
     private let pollInterval: Duration
     private let retention: Duration
     private let concurrentBatches: Int
+    private let lease: Duration
+    private let coalescing: Duration
     private let logger: Logger
-    /// One wake-up signal per batch loop.
-    private let wakes: [RelayWakeSignal]
+    /// This relay's identity in `claimed_by`; a new one per instance, so a restarted process never mistakes a
+    /// dead relay's leases for its own.
+    private let relayID = UUID()
+    private let wake = RelayWakeSignal()
     private let stopping = RelayStopFlag()
     private let publishedCounter = Counter(label: "outbox_published_total")
     private let returnedCounter = Counter(label: "outbox_publish_failures_total", dimensions: [("outcome", "returned")])
@@ -70,23 +92,42 @@ package final class OutboxRelay: Service, Sendable {
     /// How often published rows are pruned and how many at most per statement.
     private static let pruneInterval: Duration = .seconds(60)
     private static let pruneChunk = 5000
-    /// How soon a loop looks again after it held rows back for order.
+    /// How soon the loop looks again after rows were held back behind another relay's claim.
     private static let heldBackRetry: Duration = .milliseconds(100)
     /// How often the lag gauge is refreshed.
     private static let lagInterval: Duration = .seconds(1)
+    /// For the claim and settle transactions: no wait for the WAL flush (a lost commit only means publishing
+    /// again), and no JIT — the claim's estimated cost crosses `jit_above_cost` on a large backlog, and compiling
+    /// it took seconds for a statement that runs in milliseconds.
+    private static let shortTransactionSettings: SQLQuery =
+        "SELECT set_config('synchronous_commit', 'off', true), set_config('jit', 'off', true)"
+    /// The same for the claim, which must also walk `outbox_unpublished` in `seq` order and stop after
+    /// `batchSize` rows: without fresh statistics (a new table, a bulk insert) the planner chose a bitmap scan of
+    /// every unpublished row plus a sort, which made each claim cost O(backlog) — 565 ms instead of 36 ms for
+    /// 1,000 of 50,000 rows.
+    private static let claimSettings: SQLQuery = """
+        SELECT set_config('synchronous_commit', 'off', true), set_config('jit', 'off', true),
+               set_config('enable_bitmapscan', 'off', true), set_config('enable_seqscan', 'off', true)
+        """
 
     /// Creates a relay; nothing happens until `run()`.
     ///
     /// - Parameters:
-    ///   - pool: The service's database pool (each batch holds one connection for its transaction).
+    ///   - pool: The relay's own pool (one or two connections suffice); each claim and each settle holds a
+    ///     connection for one short statement.
     ///   - publisher: A running publisher; the relay publishes with `mandatory` set.
     ///   - exchange: The events exchange, e.g. `EventCatalog.exchange`.
     ///   - listenerConfiguration: Where to `LISTEN outbox` for wake-ups; `nil` to rely on polling alone.
-    ///   - batchSize: Rows claimed per transaction.
+    ///   - batchSize: Rows claimed at most per batch (one publish call, one confirm window).
     ///   - pollInterval: How long the relay sleeps when there was nothing (more) to do.
     ///   - retention: How long published rows are kept.
-    ///   - concurrentBatches: Batches in progress at once (each its own transaction): while one batch waits for
-    ///     its confirms, the next is claimed and published, which keeps the publisher's window full.
+    ///   - concurrentBatches: Batches in flight at once: while one batch waits for its confirms, the next is
+    ///     claimed and published (from other aggregates), which keeps the publisher's window full.
+    ///   - lease: How long a claim is exclusive; after that another relay may publish the rows again. Must exceed
+    ///     the longest publish: the publisher's `connectTimeout` plus its `confirmTimeout` (10 s + 30 s by
+    ///     default).
+    ///   - coalescing: How long the relay waits after a wake-up before it claims, so that rows committed
+    ///     together end up in one batch.
     ///   - logger: Where the relay logs.
     package init(
         pool: DatabasePool,
@@ -96,7 +137,9 @@ package final class OutboxRelay: Service, Sendable {
         batchSize: Int = 500,
         pollInterval: Duration = .milliseconds(500),
         retention: Duration = .seconds(7 * 24 * 3600),
-        concurrentBatches: Int = 3,
+        concurrentBatches: Int = 2,
+        lease: Duration = .seconds(60),
+        coalescing: Duration = .milliseconds(3),
         logger: Logger
     ) {
         self.pool = pool
@@ -107,11 +150,12 @@ package final class OutboxRelay: Service, Sendable {
         self.pollInterval = pollInterval
         self.retention = retention
         self.concurrentBatches = max(1, concurrentBatches)
+        self.lease = max(lease, .milliseconds(100))
+        self.coalescing = max(coalescing, .zero)
         self.logger = logger
-        wakes = (0..<max(1, concurrentBatches)).map { _ in RelayWakeSignal() }
     }
 
-    /// Relays until graceful shutdown or cancellation; the batch in progress is finished first.
+    /// Relays until graceful shutdown or cancellation; the batches in flight are finished first.
     package func run() async throws {
         let listener = listenerConfiguration.map {
             DatabaseListener(configuration: $0, channel: MessagingSchema.outboxChannel, logger: logger)
@@ -119,19 +163,13 @@ package final class OutboxRelay: Service, Sendable {
         await withTaskGroup(of: Void.self) { group in
             if let listener {
                 group.addTask { try? await listener.run() }
-                group.addTask { [wakes] in
-                    for await _ in listener.notifications {
-                        for wake in wakes { wake.signal() }
-                    }
+                group.addTask { [wake] in
+                    for await _ in listener.notifications { wake.signal() }
                 }
             }
             await withTaskCancellationHandler {
                 await withGracefulShutdownHandler {
-                    await withTaskGroup(of: Void.self) { loops in
-                        for index in 0..<self.concurrentBatches {
-                            loops.addTask { await self.relayLoop(index) }
-                        }
-                    }
+                    await self.relayLoop()
                 } onGracefulShutdown: {
                     self.stop()
                 }
@@ -142,184 +180,311 @@ package final class OutboxRelay: Service, Sendable {
         }
     }
 
-    /// What one batch did.
-    struct BatchResult: Sendable {
-        /// Rows locked by the claim (including those held back for order).
-        var locked: Int
-        /// Rows published (handed to the broker), whatever the outcome.
-        var attempted: Int
-        /// Rows confirmed and marked published.
-        var confirmed: Int
-    }
-
     private func stop() {
         stopping.set()
-        for wake in wakes { wake.signal() }
+        wake.signal()
     }
 
-    /// One batch loop; loop 0 also refreshes the lag gauge and prunes.
-    private func relayLoop(_ index: Int) async {
-        let wake = wakes[index]
-        let housekeeping = index == 0
+    /// Rows one claim leased to this relay.
+    struct Claim: Sendable {
+        /// Rows the claim locked, including those held back for order.
+        var candidates: Int
+        /// Rows leased to this relay, in `seq` order.
+        fileprivate var rows: [ClaimedRow]
+    }
+
+    /// What became of one batch.
+    enum Settled: Sendable {
+        /// Published; `confirmed` rows were marked published.
+        case settled(confirmed: Int)
+        /// The publisher threw before any outcome (no connection, shutting down); the leases were released.
+        case notPublished(any Error)
+        /// Published, but the settle statement failed; the leases expire and the rows go out again.
+        case settleFailed(any Error)
+    }
+
+    /// What the relay loop waits for: a batch settling, or a wake-up (`true`: a signal, `false`: a timeout).
+    private enum LoopEvent: Sendable {
+        case settled(Settled)
+        case woken(Bool)
+    }
+
+    /// The relay loop: claims batches (up to `concurrentBatches` in flight), publishes and settles them in child
+    /// tasks, keeps house, and otherwise waits for whichever comes first: a batch settling, a notification, or
+    /// the poll.
+    private func relayLoop() async {
         let clock = ContinuousClock()
-        var errorBackoff: Duration = .zero
         // Prune once at start, then every `pruneInterval`.
         var lastPrune = clock.now - Self.pruneInterval
         var lastLag = clock.now - Self.lagInterval
-        while !stopping.isSet {
-            do {
-                let result = try await relayBatch()
-                errorBackoff = .zero
-                if housekeeping, clock.now - lastLag >= Self.lagInterval {
-                    lastLag = clock.now
-                    try await updateLag()
-                }
-                if housekeeping, clock.now - lastPrune >= Self.pruneInterval {
-                    lastPrune = clock.now
-                    try await prune()
-                }
-                // Rows this loop published may have held back rows of the same aggregates in sibling loops.
-                if result.confirmed > 0 {
-                    for (other, sibling) in wakes.enumerated() where other != index { sibling.signal() }
-                }
-                // A full claim that made progress: there is probably more; go on without waiting.
-                if result.locked >= batchSize, result.attempted > 0 { continue }
-                // Rows held back behind an earlier row of their aggregate that another relay is publishing: look
-                // again soon, since that relay's commit sends no notification.
-                if result.locked > result.attempted {
-                    await wake.wait(
-                        timeout: min(pollInterval, Self.heldBackRetry), ignoringSignals: false, stopping: stopping)
+        var errorBackoff: Duration = .zero
+        await withTaskGroup(of: LoopEvent.self) { group in
+            var inFlight = 0
+            var claimNow = true
+            var heldBack = false
+            // Whether a child task is waiting for a wake-up (there is at most one).
+            var waiting = false
+            while !stopping.isSet {
+                do {
+                    if clock.now - lastLag >= Self.lagInterval {
+                        lastLag = clock.now
+                        try await updateLag()
+                    }
+                    if clock.now - lastPrune >= Self.pruneInterval {
+                        lastPrune = clock.now
+                        try await prune()
+                    }
+                    if claimNow, inFlight < concurrentBatches {
+                        // A notification arriving from now on is for rows this claim may not see: keep it.
+                        wake.clear()
+                        let claim = try await claimBatch()
+                        errorBackoff = .zero
+                        heldBack = claim.candidates > claim.rows.count
+                        claimNow = false
+                        if !claim.rows.isEmpty {
+                            inFlight += 1
+                            let rows = claim.rows
+                            group.addTask { .settled(await self.publishAndSettle(rows)) }
+                            // A full claim: there is probably more, from aggregates not in flight.
+                            if claim.candidates >= batchSize { claimNow = true }
+                            continue
+                        }
+                    }
+                } catch {
+                    if stopping.isSet || Task.isCancelled { break }
+                    errorBackoff = await backOff(errorBackoff, "outbox relay database work failed; retrying", error)
+                    claimNow = true
                     continue
                 }
-            } catch {
-                if stopping.isSet || Task.isCancelled { break }
-                errorBackoff = min(max(errorBackoff * 2, .milliseconds(200)), .seconds(5))
-                logger.warning(
-                    "outbox relay batch failed; retrying",
-                    metadata: ["error": "\(error)", "retry_in": "\(errorBackoff)"]
-                )
-                await wake.wait(timeout: errorBackoff, ignoringSignals: true, stopping: stopping)
-                continue
+                if !waiting {
+                    // With rows held back behind another relay's claim, whose settling notifies nobody, look
+                    // again soon.
+                    let timeout = heldBack ? min(pollInterval, Self.heldBackRetry) : pollInterval
+                    waiting = true
+                    group.addTask { [wake, stopping] in
+                        .woken(await wake.wait(timeout: timeout, ignoringSignals: false, stopping: stopping))
+                    }
+                }
+                guard let event = await group.next() else { break }
+                // Whatever happened, look again: new rows, or settled rows that unblock later rows of their
+                // aggregates.
+                claimNow = true
+                switch event {
+                case .woken(let signalled):
+                    waiting = false
+                    if signalled, coalescing > .zero, !stopping.isSet {
+                        // Let the transactions committing right now join this batch.
+                        try? await Task.sleep(for: coalescing)
+                    }
+                case .settled(let settled):
+                    inFlight -= 1
+                    switch settled {
+                    case .settled:
+                        errorBackoff = .zero
+                    case .notPublished(let error), .settleFailed(let error):
+                        if stopping.isSet || Task.isCancelled { break }
+                        errorBackoff = await backOff(errorBackoff, "outbox relay batch failed; retrying", error)
+                    }
+                }
             }
-            await wake.wait(timeout: pollInterval, ignoringSignals: false, stopping: stopping)
+            // Graceful stop: `stop()` ends the wake-up wait, and the batches in flight finish (publish and
+            // settle) before the group returns.
         }
     }
 
-    /// Claims, publishes and settles one batch in one transaction.
-    func relayBatch() async throws -> BatchResult {
-        try await pool.withTransaction { connection in
-            let claim = try await connection.query(
+    /// Logs `error`, waits the next backoff step (0.2 s doubling to 5 s; only shutdown cuts it short) and
+    /// returns that step.
+    private func backOff(_ previous: Duration, _ message: Logger.Message, _ error: any Error) async -> Duration {
+        let backoff = min(max(previous * 2, .milliseconds(200)), .seconds(5))
+        logger.warning(message, metadata: ["error": "\(error)", "retry_in": "\(backoff)"])
+        await wake.wait(timeout: backoff, ignoringSignals: true, stopping: stopping)
+        return backoff
+    }
+
+    /// Claims up to `batchSize` rows: locks the due candidates, leases those that may go now, and commits — all
+    /// in one round trip.
+    func claimBatch() async throws -> Claim {
+        let leaseSeconds = lease.seconds
+        let results = try await pool.withConnection { connection in
+            try await connection.pipeline([
+                "BEGIN",
+                Self.claimSettings,
                 """
-                WITH claimed AS (
+                WITH candidates AS (
                     SELECT o.seq, o.aggregatetype, o.aggregateid
                     FROM outbox o
                     WHERE o.published_at IS NULL
                       AND (o.retry_at IS NULL OR o.retry_at <= now())
-                      AND NOT EXISTS (
-                          SELECT 1 FROM outbox e
-                          WHERE e.aggregatetype = o.aggregatetype AND e.aggregateid = o.aggregateid
-                            AND e.published_at IS NULL AND e.retry_at IS NOT NULL AND NOT e.unroutable
-                            AND e.seq < o.seq AND e.retry_at > now())
+                      AND (o.claimed_until IS NULL OR o.claimed_until <= now())
+                      -- Not behind a row of its aggregate in flight or in backoff. A scalar subquery, not NOT
+                      -- EXISTS: the planner must probe the aggregate's index per row, not join the whole outbox.
+                      AND (SELECT true FROM outbox e
+                           WHERE e.aggregatetype = o.aggregatetype AND e.aggregateid = o.aggregateid
+                             AND e.published_at IS NULL AND e.seq < o.seq AND NOT e.unroutable
+                             AND (e.retry_at > now() OR e.claimed_until > now())
+                           LIMIT 1) IS NULL
                     ORDER BY o.seq
                     LIMIT \(batchSize)
                     FOR UPDATE OF o SKIP LOCKED
-                )
-                SELECT o.seq, o.id, o.type, o.payload::text AS payload, o.source, o.subject, o.time, o.dataschema,
-                       o.extensions::text AS extensions, o.attempts, o.unroutable,
-                       NOT EXISTS (
-                           SELECT 1 FROM outbox e
+                ),
+                claimable AS (
+                    -- No earlier unpublished row of the aggregate outside this claim (e.g. locked by another).
+                    SELECT c.seq FROM candidates c
+                    WHERE (SELECT true FROM outbox e
                            WHERE e.aggregatetype = c.aggregatetype AND e.aggregateid = c.aggregateid
                              AND e.published_at IS NULL AND e.seq < c.seq AND NOT e.unroutable
-                             AND e.seq NOT IN (SELECT seq FROM claimed)) AS publishable,
-                       (SELECT count(*) FROM claimed) AS locked
-                FROM claimed c JOIN outbox o ON o.seq = c.seq
-                ORDER BY o.seq
+                             AND e.seq NOT IN (SELECT seq FROM candidates)
+                           LIMIT 1) IS NULL
+                ),
+                claimed AS (
+                    UPDATE outbox o
+                    SET claimed_by = \(relayID), claimed_until = now() + make_interval(secs => \(leaseSeconds))
+                    WHERE o.seq = ANY(ARRAY(SELECT seq FROM claimable))
+                    RETURNING o.seq, o.id, o.type, o.payload::text AS payload, o.source, o.subject, o.time,
+                              o.dataschema, o.extensions::text AS extensions, o.attempts, o.unroutable
+                )
+                SELECT k.*, n.candidates
+                FROM (SELECT count(*) AS candidates FROM candidates) n LEFT JOIN claimed k ON true
+                ORDER BY k.seq
+                """,
+                "COMMIT",
+            ])
+        }
+        let claim = results[2]
+        let candidates = try claim.first.map { try $0.decode("candidates", as: Int.self) } ?? 0
+        var rows: [ClaimedRow] = []
+        rows.reserveCapacity(claim.count)
+        for row in claim where try !row.isNull("seq") {
+            rows.append(try ClaimedRow(row: row))
+        }
+        return Claim(candidates: candidates, rows: rows)
+    }
+
+    /// Publishes claimed rows (no connection held, no transaction open), then settles them.
+    private func publishAndSettle(_ rows: [ClaimedRow]) async -> Settled {
+        let started = ContinuousClock.now
+        let outcomes: [PublishOutcome]
+        do {
+            outcomes = try await publisher.publish(rows.map { $0.message(exchange: exchange) })
+        } catch {
+            await releaseLeases(rows)
+            return .notPublished(error)
+        }
+        let took = ContinuousClock.now - started
+        if took >= lease {
+            logger.warning(
+                "outbox publish outlasted the relay's lease; another relay may have published the rows again",
+                metadata: ["took": "\(took)", "lease": "\(lease)", "rows": "\(rows.count)"]
+            )
+        }
+        do {
+            return .settled(confirmed: try await settle(rows, outcomes))
+        } catch {
+            return .settleFailed(error)
+        }
+    }
+
+    /// Records the outcomes: confirmed rows are published, the others wait for a retry; all leases end.
+    private func settle(_ rows: [ClaimedRow], _ outcomes: [PublishOutcome]) async throws -> Int {
+        var confirmed: [Int] = []
+        var failedSeqs: [Int] = []
+        var failedUnroutable: [Bool] = []
+        var failedErrors: [String] = []
+        for (row, outcome) in zip(rows, outcomes) {
+            switch outcome {
+            case .confirmed:
+                confirmed.append(row.seq)
+                if row.wasUnroutable {
+                    logger.warning(
+                        "outbox event published after it was unroutable; it may be out of order",
+                        metadata: ["event.id": "\(row.event.id)", "event.type": "\(row.event.type)"]
+                    )
+                }
+                continue
+            case .returned(let code, let text):
+                returnedCounter.increment()
+                logger.error(
+                    "outbox event is unroutable: no queue is bound for its routing key; it stays unpublished",
+                    metadata: [
+                        "event.id": "\(row.event.id)", "event.type": "\(row.event.type)",
+                        "amqp.exchange": "\(exchange)", "amqp.routing_key": "\(row.routingKey)",
+                        "amqp.reply": "\(code) \(text)", "attempts": "\(row.attempts + 1)",
+                    ]
+                )
+                failedUnroutable.append(true)
+                failedErrors.append("returned \(code) \(text)")
+            case .nacked:
+                nackedCounter.increment()
+                logger.warning(
+                    "outbox event was nacked by the broker; will retry", metadata: ["event.id": "\(row.event.id)"])
+                failedUnroutable.append(false)
+                failedErrors.append("nacked")
+            case .failed(let reason):
+                failedCounter.increment()
+                logger.warning(
+                    "outbox event publish failed; will retry",
+                    metadata: ["event.id": "\(row.event.id)", "error": "\(reason)"]
+                )
+                failedUnroutable.append(false)
+                failedErrors.append("failed: \(reason)")
+            }
+            failedSeqs.append(row.seq)
+        }
+
+        // Losing this commit in a database crash only means publishing these rows again, which consumers
+        // de-duplicate; so the relay does not wait for the WAL flush.
+        var statements: [SQLQuery] = ["BEGIN", Self.shortTransactionSettings]
+        if !confirmed.isEmpty {
+            // Whoever holds the lease now: the broker has the message, so the row is published.
+            statements.append(
+                """
+                UPDATE outbox
+                SET published_at = now(), retry_at = NULL, unroutable = false, last_error = NULL,
+                    claimed_by = NULL, claimed_until = NULL
+                WHERE seq = ANY(\(confirmed)::bigint[]) AND published_at IS NULL
                 """
             )
-            let locked = try claim.first.map { try $0.decode("locked", as: Int.self) } ?? 0
-            var rows: [ClaimedRow] = []
-            rows.reserveCapacity(claim.count)
-            for row in claim where try row.decode("publishable", as: Bool.self) {
-                rows.append(try ClaimedRow(row: row))
-            }
-            guard !rows.isEmpty else { return BatchResult(locked: locked, attempted: 0, confirmed: 0) }
+        }
+        if !failedSeqs.isEmpty {
+            // Only rows still leased to this relay: a row whose lease expired may be in flight at another relay.
+            statements.append(
+                """
+                UPDATE outbox AS o
+                SET attempts = o.attempts + 1,
+                    retry_at = now() + make_interval(secs => least(60, 0.5 * power(2, least(o.attempts, 16)))),
+                    unroutable = f.unroutable,
+                    last_error = f.error,
+                    claimed_by = NULL, claimed_until = NULL
+                FROM unnest(\(failedSeqs)::bigint[], \(failedUnroutable)::boolean[], \(failedErrors)::text[])
+                     AS f(seq, unroutable, error)
+                WHERE o.seq = f.seq AND o.claimed_by = \(relayID) AND o.published_at IS NULL
+                """
+            )
+        }
+        statements.append("COMMIT")
+        _ = try await pool.withConnection { connection in try await connection.pipeline(statements) }
+        publishedCounter.increment(by: confirmed.count)
+        return confirmed.count
+    }
 
-            let messages = rows.map { $0.message(exchange: exchange) }
-            let outcomes = try await publisher.publish(messages)
-
-            var confirmed: [Int] = []
-            var failedSeqs: [Int] = []
-            var failedUnroutable: [Bool] = []
-            var failedErrors: [String] = []
-            for (row, outcome) in zip(rows, outcomes) {
-                switch outcome {
-                case .confirmed:
-                    confirmed.append(row.seq)
-                    if row.wasUnroutable {
-                        logger.warning(
-                            "outbox event published after it was unroutable; it may be out of order",
-                            metadata: ["event.id": "\(row.event.id)", "event.type": "\(row.event.type)"]
-                        )
-                    }
-                    continue
-                case .returned(let code, let text):
-                    returnedCounter.increment()
-                    logger.error(
-                        "outbox event is unroutable: no queue is bound for its routing key; it stays unpublished",
-                        metadata: [
-                            "event.id": "\(row.event.id)", "event.type": "\(row.event.type)",
-                            "amqp.exchange": "\(exchange)", "amqp.routing_key": "\(row.routingKey)",
-                            "amqp.reply": "\(code) \(text)", "attempts": "\(row.attempts + 1)",
-                        ]
-                    )
-                    failedUnroutable.append(true)
-                    failedErrors.append("returned \(code) \(text)")
-                case .nacked:
-                    nackedCounter.increment()
-                    logger.warning(
-                        "outbox event was nacked by the broker; will retry", metadata: ["event.id": "\(row.event.id)"])
-                    failedUnroutable.append(false)
-                    failedErrors.append("nacked")
-                case .failed(let reason):
-                    failedCounter.increment()
-                    logger.warning(
-                        "outbox event publish failed; will retry",
-                        metadata: ["event.id": "\(row.event.id)", "error": "\(reason)"]
-                    )
-                    failedUnroutable.append(false)
-                    failedErrors.append("failed: \(reason)")
-                }
-                failedSeqs.append(row.seq)
-            }
-
-            // Losing this commit in a database crash only means publishing these rows again, which consumers
-            // de-duplicate; so the relay does not wait for the WAL flush.
-            var statements: [SQLQuery] = ["SET LOCAL synchronous_commit = off"]
-            if !confirmed.isEmpty {
-                statements.append(
+    /// Gives the rows back without counting an attempt (the publisher was not there); if this fails too, the
+    /// leases expire by themselves.
+    private func releaseLeases(_ rows: [ClaimedRow]) async {
+        let seqs = rows.map(\.seq)
+        do {
+            _ = try await pool.withConnection { connection in
+                try await connection.query(
                     """
-                    UPDATE outbox SET published_at = now(), retry_at = NULL, unroutable = false, last_error = NULL
-                    WHERE seq = ANY(\(confirmed)::bigint[])
+                    UPDATE outbox SET claimed_by = NULL, claimed_until = NULL
+                    WHERE seq = ANY(\(seqs)::bigint[]) AND claimed_by = \(relayID) AND published_at IS NULL
                     """
                 )
             }
-            if !failedSeqs.isEmpty {
-                statements.append(
-                    """
-                    UPDATE outbox AS o
-                    SET attempts = o.attempts + 1,
-                        retry_at = now() + make_interval(secs => least(60, 0.5 * power(2, least(o.attempts, 16)))),
-                        unroutable = f.unroutable,
-                        last_error = f.error
-                    FROM unnest(\(failedSeqs)::bigint[], \(failedUnroutable)::boolean[], \(failedErrors)::text[])
-                         AS f(seq, unroutable, error)
-                    WHERE o.seq = f.seq
-                    """
-                )
-            }
-            _ = try await connection.pipeline(statements)
-            publishedCounter.increment(by: confirmed.count)
-            return BatchResult(locked: locked, attempted: rows.count, confirmed: confirmed.count)
+        } catch {
+            logger.warning(
+                "outbox relay could not release its lease; the rows go out when it expires",
+                metadata: ["error": "\(error)", "rows": "\(rows.count)", "lease": "\(lease)"]
+            )
         }
     }
 
@@ -411,22 +576,36 @@ private final class RelayWakeSignal: Sendable {
         waiter?.resume()
     }
 
-    /// Waits until `signal()` (unless `ignoringSignals`, used for error backoff), `timeout`, or `stopping`.
-    func wait(timeout: Duration, ignoringSignals: Bool, stopping: RelayStopFlag) async {
-        if stopping.isSet { return }
+    /// Forgets a remembered signal (the loop is about to look anyway).
+    func clear() {
+        state.withLock { $0.pending = false }
+    }
+
+    /// Waits until `signal()` (unless `ignoringSignals`, used for error backoff), `timeout`, or `stopping`;
+    /// returns whether a signal ended the wait.
+    @discardableResult
+    func wait(timeout: Duration, ignoringSignals: Bool, stopping: RelayStopFlag) async -> Bool {
+        if stopping.isSet { return false }
         if ignoringSignals {
             // Still wake for shutdown: poll the flag in short steps.
             let deadline = ContinuousClock.now + timeout
             while !stopping.isSet, ContinuousClock.now < deadline {
                 try? await Task.sleep(for: min(.milliseconds(100), deadline - ContinuousClock.now))
             }
-            return
+            return false
         }
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { await self.waitForSignal() }
-            group.addTask { try? await Task.sleep(for: timeout) }
-            await group.next()
+        return await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                await self.waitForSignal()
+                return true
+            }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return false
+            }
+            let signalled = await group.next() ?? false
             group.cancelAll()
+            return signalled
         }
     }
 

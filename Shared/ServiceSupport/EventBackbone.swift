@@ -48,6 +48,9 @@ package struct EventBackbone: Sendable {
     package let consumers: [InboxConsumer]
     /// The service's migrations: the shared outbox/inbox schema first, then its own files.
     package let migrations: [Migration]
+    /// The outbox relay's own small pool (application name `<service>-relay`), so HTTP handlers never wait for a
+    /// connection behind the relay.
+    private let relayPool: DatabasePool
     private let logger: Logger
 
     /// Builds (but does not start) the backbone of `service`.
@@ -72,11 +75,17 @@ package struct EventBackbone: Sendable {
             topology: exchanges,
             logger: logger
         )
+        // The relay holds a connection only for its short claim and settle statements (one each at a time);
+        // its listener opens one more connection of its own.
+        var relayDatabase = database
+        relayDatabase.poolSize = 2
+        relayDatabase.applicationName = "\(service.rawValue)-relay"
+        relayPool = DatabasePool(configuration: relayDatabase, logger: logger)
         relay = OutboxRelay(
-            pool: pool,
+            pool: relayPool,
             publisher: publisher,
             exchange: configuration.eventsExchange,
-            listenerConfiguration: database,
+            listenerConfiguration: relayDatabase,
             logger: logger
         )
         let exchange = configuration.eventsExchange
@@ -99,9 +108,9 @@ package struct EventBackbone: Sendable {
         try await MigrationRunner(service: service.rawValue, migrations: migrations, logger: logger).run(on: pool)
     }
 
-    /// The long-lived services in start order: pool, publisher, relay, consumers.
+    /// The long-lived services in start order: pools, publisher, relay, consumers.
     package var services: [any Service] {
-        [pool, publisher, relay] + consumers.map { $0 as any Service }
+        [pool, relayPool, publisher, relay] + consumers.map { $0 as any Service }
     }
 
     /// `/health/ready` checks: the database answers, the publishing connection is up and every consumer is

@@ -158,58 +158,6 @@ import Testing
         }
     }
 
-    /// Two relays on one outbox, with events committed while they run: every row is published exactly once and
-    /// the events of each aggregate arrive in the order they were enqueued.
-    @Test func twoRelaysPublishEveryRowOnceInAggregateOrder() async throws {
-        let topology = TestBroker.topology(queues: [("events", ["#"])])
-        let aggregates = (0..<20).map { String(format: "1990010120200110%02d", $0) }
-        let perAggregate = 40
-        try await TestBroker.withTopology(topology) {
-            try await withTestDatabase(service: "outbox-tests", migrations: OutboxInbox.migrations, poolSize: 6) {
-                pool in
-                let received = DeliveryLog()
-                let publishers = try [OutboxInbox.publisher(topology), OutboxInbox.publisher(topology)]
-                let relays = publishers.enumerated().map { index, publisher in
-                    OutboxRelay(
-                        pool: pool, publisher: publisher, exchange: topology.eventsExchange,
-                        listenerConfiguration: index == 0 ? pool.configuration : nil, batchSize: 17 + index * 6,
-                        pollInterval: .milliseconds(20), logger: OutboxInbox.logger("test.relay.\(index)"))
-                }
-                let recorder = try OutboxInbox.recorder(topology.queues[0].name, topology: topology, into: received)
-                try await withServices(publishers + [recorder] + relays) {
-                    // Each transaction enqueues one event of every aggregate, in a shuffled order.
-                    for position in 0..<perAggregate {
-                        try await pool.withTransaction { connection in
-                            let events = try aggregates.shuffled().map { try OutboxInbox.event($0, position: position) }
-                            try await Outbox.enqueue(events, in: connection)
-                        }
-                        if position % 8 == 0 { try await Task.sleep(for: .milliseconds(30)) }
-                    }
-                    #expect(
-                        await eventually(timeout: .seconds(60)) {
-                            await received.count >= aggregates.count * perAggregate
-                        })
-                    try await Task.sleep(for: .milliseconds(500))
-                }
-                let deliveries = await received.deliveries
-                let ids = deliveries.compactMap(\.properties.messageId)
-                #expect(ids.count == aggregates.count * perAggregate)
-                #expect(Set(ids).count == ids.count, "no row is published twice")
-                var lastPosition: [String: Int] = [:]
-                var outOfOrder = 0
-                for delivery in deliveries {
-                    let payload = try JSONDecoder().decode(ASNEnrolledPosition.self, from: Data(delivery.body))
-                    let position = Int(payload.position) ?? -1
-                    if let last = lastPosition[payload.nip], position <= last { outOfOrder += 1 }
-                    lastPosition[payload.nip] = position
-                }
-                #expect(outOfOrder == 0)
-                #expect(lastPosition.count == aggregates.count)
-                #expect(try await OutboxInbox.count(pool, "outbox WHERE published_at IS NULL") == 0)
-            }
-        }
-    }
-
     /// Published rows older than the retention are pruned; recent and unpublished ones stay.
     @Test func relayPrunesOldPublishedRows() async throws {
         let topology = TestBroker.topology(queues: [("events", ["#"])])
@@ -263,10 +211,4 @@ import Testing
             #expect(try await OutboxInbox.count(pool, "outbox") == 0)
         }
     }
-}
-
-/// The two payload fields the ordering test reads.
-private struct ASNEnrolledPosition: Decodable {
-    var nip: String
-    var position: String
 }
