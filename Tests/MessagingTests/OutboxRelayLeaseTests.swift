@@ -67,11 +67,12 @@ import Testing
                     try await pool.withTransaction { try await Outbox.enqueue([event], in: $0) }
                 }
                 // Sample the relay's sessions while it waits for confirms (about 2 × heartbeat) and then for a
-                // connection (connectTimeout). Its claim and settle transactions last milliseconds; one that has
-                // been open for a second is held across the broker round trip (the old relay's: for seconds).
+                // connection (connectTimeout). Its claim and settle transactions last milliseconds (well under a
+                // second even when the whole suite loads both cores); one open for two seconds is held across the
+                // broker round trip (the old relay's stayed open for the whole freeze).
                 var leasedSamples = 0
                 var openTransactionSamples = 0
-                let until = ContinuousClock.now + .seconds(4)
+                let until = ContinuousClock.now + .seconds(5)
                 while ContinuousClock.now < until {
                     let row = try await pool.withConnection { connection in
                         try await connection.query(
@@ -81,7 +82,7 @@ import Testing
                                  WHERE published_at IS NULL AND claimed_until > now()) AS leased,
                                 (SELECT count(*) FROM pg_stat_activity
                                  WHERE application_name = \(application)
-                                   AND xact_start < now() - interval '1 second') AS open
+                                   AND xact_start < now() - interval '2 seconds') AS open
                             """)[0]
                     }
                     if try row.decode("leased", as: Int.self) > 0 { leasedSamples += 1 }
