@@ -23,7 +23,7 @@ func service(_ name: String, extra: [Target.Dependency] = [], pages: Bool = fals
     .executableTarget(
         name: name,
         dependencies: [
-            "ServiceSupport", "Database", "Messaging", "Contracts", hummingbird, httpTypes, lifecycle, logging,
+            "ServiceSupport", "Database", "AMQP", "Eventing", "Contracts", hummingbird, httpTypes, lifecycle, logging,
         ]
             + extra,
         path: "Services/\(name)",
@@ -37,7 +37,8 @@ func serviceTests(_ name: String, extra: [Target.Dependency] = []) -> Target {
     .testTarget(
         name: "\(name)Tests",
         dependencies: [
-            .target(name: name), "TestSupport", "ServiceSupport", "Database", "Messaging", "Contracts", hummingbird,
+            .target(name: name), "TestSupport", "ServiceSupport", "Database", "AMQP", "Eventing", "Contracts",
+            hummingbird,
             httpTypes, lifecycle, logging, .product(name: "HummingbirdTesting", package: "hummingbird"),
         ] + extra,
         swiftSettings: swiftSettings
@@ -46,7 +47,7 @@ func serviceTests(_ name: String, extra: [Target.Dependency] = []) -> Target {
 
 let package = Package(
     name: "asn-reward",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "intake", targets: ["Intake"]),
         .executable(name: "verification", targets: ["Verification"]),
@@ -88,15 +89,21 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
-            name: "Messaging",
-            dependencies: ["CRabbitMQ", "Database", "Contracts", logging, lifecycle, metrics],
-            path: "Shared/Messaging",
+            name: "AMQP",
+            dependencies: ["CRabbitMQ", logging, lifecycle, metrics],
+            path: "Shared/AMQP",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "Eventing",
+            dependencies: ["AMQP", "Database", "Contracts", logging, lifecycle, metrics],
+            path: "Shared/Eventing",
             swiftSettings: swiftSettings
         ),
         .target(
             name: "ServiceSupport",
             dependencies: [
-                "Database", "Messaging", "Contracts", hummingbird, lifecycle, logging, metrics,
+                "Database", "AMQP", "Eventing", "Contracts", hummingbird, lifecycle, logging, metrics,
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "JWTKit", package: "jwt-kit"),
             ],
@@ -121,7 +128,7 @@ let package = Package(
         .executableTarget(
             name: "Bench",
             dependencies: [
-                "Database", "Messaging", "Contracts", "ServiceSupport", "TestSupport", logging,
+                "Database", "AMQP", "Eventing", "Contracts", "ServiceSupport", "TestSupport", logging,
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
@@ -132,7 +139,7 @@ let package = Package(
         // Tests.
         .target(
             name: "TestSupport",
-            dependencies: ["Database", "Messaging", "Contracts", logging],
+            dependencies: ["Database", "AMQP", "Eventing", "Contracts", logging],
             path: "Tests/Support",
             swiftSettings: swiftSettings
         ),
@@ -140,7 +147,7 @@ let package = Package(
         .testTarget(name: "DatabaseTests", dependencies: ["Database", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "MessagingTests",
-            dependencies: ["Messaging", "Database", "Contracts", "TestSupport"],
+            dependencies: ["AMQP", "Eventing", "Database", "Contracts", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -157,7 +164,7 @@ let package = Package(
         serviceTests("Notification"),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["Contracts", "TestSupport", "ServiceSupport", "Database", "Messaging", logging],
+            dependencies: ["Contracts", "TestSupport", "ServiceSupport", "Database", "AMQP", "Eventing", logging],
             swiftSettings: swiftSettings
         ),
     ]

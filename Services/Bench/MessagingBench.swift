@@ -1,8 +1,9 @@
+import AMQP
 import Contracts
 import Database
+import Eventing
 import Foundation
 import Logging
-import Messaging
 
 /// `asnreward-bench messaging [--count N] [--relay-batch N] [--relays N] [--concurrency N] [--window N] [--prefetch N] [--max-batch N]`:
 /// measures, in one run and side by side,

@@ -1,6 +1,6 @@
+import AMQP
 import Foundation
 import Logging
-import Messaging
 
 /// Publishes `count` persistent 200-byte messages to a fresh quorum queue through a `Publisher` (confirms,
 /// windowed) and returns the confirmed messages per second. The queue and exchanges are deleted afterwards.

@@ -1,9 +1,9 @@
+import AMQP
 import Contracts
 import Database
 import Foundation
 import Hummingbird
 import Logging
-import Messaging
 import ServiceLifecycle
 import ServiceSupport
 

@@ -1,8 +1,9 @@
+import AMQP
 import Contracts
 import Database
+import Eventing
 import Foundation
 import Logging
-import Messaging
 
 /// Keeps the status the ASN sees up to date from verification and scoring events (queue `intake.status`).
 ///
@@ -225,7 +226,9 @@ package struct StatusProjection: Sendable {
         case .stale:
             logger.debug(
                 "Event tidak mengubah status",
-                metadata: ["event.id": .string(change.eventId), "submission.id": .string(change.submissionId.lowercased)]
+                metadata: [
+                    "event.id": .string(change.eventId), "submission.id": .string(change.submissionId.lowercased),
+                ]
             )
         case .applied:
             break

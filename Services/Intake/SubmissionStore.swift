@@ -1,7 +1,7 @@
 import Contracts
 import Database
+import Eventing
 import Foundation
-import Messaging
 import NIOConcurrencyHelpers
 
 /// The `submissions` and `submission_evidence` tables: storing new submissions with their

@@ -1,8 +1,8 @@
 import Contracts
 import Database
+import Eventing
 import Foundation
 import Logging
-import Messaging
 
 /// Turns events into in-app notifications for the ASN concerned, in Bahasa Indonesia (English second).
 ///

@@ -1,8 +1,9 @@
+import AMQP
 import Contracts
 import Database
+import Eventing
 import Foundation
 import Logging
-import Messaging
 
 /// Turns verification's decisions (queue `scoring.decisions`) into ledger entries and points events.
 ///

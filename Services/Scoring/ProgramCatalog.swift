@@ -1,8 +1,8 @@
 import Contracts
 import Database
+import Eventing
 import Foundation
 import Logging
-import Messaging
 import Yams
 
 /// A program file that cannot be used, with every problem found (not only the first).

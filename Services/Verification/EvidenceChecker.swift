@@ -1,8 +1,8 @@
 import Contracts
 import Database
+import Eventing
 import Foundation
 import Logging
-import Messaging
 
 /// The automatic checks run on every received submission, inside the inbox transaction.
 ///

@@ -1,8 +1,8 @@
+import AMQP
 import Contracts
 import Database
 import Foundation
 import Logging
-import Messaging
 import ServiceSupport
 
 /// The verification service assembled from its parts; `main` and the tests build it the same way.

@@ -2,6 +2,7 @@ import CLibPQ
 import Dispatch
 import Foundation
 import Logging
+import Synchronization
 
 /// One libpq connection (`PGconn`) with its own serial dispatch queue.
 ///
@@ -31,7 +32,7 @@ package final class DatabaseConnection: @unchecked Sendable {
     /// Fires the deadlines of running operations.
     private static let watchdogQueue = DispatchQueue(label: "asnreward.database.watchdog")
     /// State the pool reads between operations, updated on `queue` after each one.
-    private let health = LockedState(Health())
+    private let health = Mutex(Health())
     let logger: Logger
 
     /// What the pool needs to know to reuse or discard a connection.
@@ -383,7 +384,7 @@ final class CancelToken: Sendable {
         var cancelHandle: CancelHandle?
         var socket: Int32 = -1
     }
-    private let state = LockedState(State())
+    private let state = Mutex(State())
     /// Where cancel requests are sent from: never the cooperative pool, never the connection's own queue.
     private static let cancelQueue = DispatchQueue(label: "asnreward.database.cancel", attributes: .concurrent)
 

@@ -1,6 +1,7 @@
 import Dispatch
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// A bounded pool of ``DatabaseConnection``s; a `Service` that closes them on graceful shutdown.
 ///
@@ -15,7 +16,7 @@ package final class DatabasePool: Service, Sendable {
     /// The configuration the connections are opened with.
     package let configuration: DatabaseConfiguration
     private let logger: Logger
-    private let state = LockedState(State())
+    private let state = Mutex(State())
 
     private struct State {
         var idle: [DatabaseConnection] = []
@@ -106,14 +107,10 @@ package final class DatabasePool: Service, Sendable {
     /// Answers by the timeout even when the server is frozen: the probe is not awaited past it (it is cancelled
     /// and ends at its own deadline), so a stalled database never stalls the health endpoint.
     package func ping(timeout: Duration = .seconds(2)) async -> Bool {
-        let answered = LockedState(false)
+        let answered = Answered()
         return await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
             let answer: @Sendable (Bool) -> Void = { result in
-                let first = answered.withLock { done -> Bool in
-                    defer { done = true }
-                    return !done
-                }
-                if first { continuation.resume(returning: result) }
+                if answered.first() { continuation.resume(returning: result) }
             }
             let probe = Task {
                 answer((try? await self.withConnection { try await $0.query("SELECT 1") }) != nil)
@@ -121,6 +118,19 @@ package final class DatabasePool: Service, Sendable {
             Self.timerQueue.asyncAfter(deadline: .now() + .milliseconds(Int(clamping: timeout.wholeMilliseconds))) {
                 probe.cancel()
                 answer(false)
+            }
+        }
+    }
+
+    /// Whether an answer was already given (the probe's or the timer's, whichever comes first).
+    private final class Answered: Sendable {
+        private let done = Mutex(false)
+
+        /// True for the first caller only.
+        func first() -> Bool {
+            done.withLock { done in
+                defer { done = true }
+                return !done
             }
         }
     }
@@ -207,7 +217,7 @@ package final class DatabasePool: Service, Sendable {
     private func scheduleAcquireTimeout(waiterID: Int) {
         let timeout = configuration.acquireTimeout
         Self.timerQueue.asyncAfter(deadline: .now() + .milliseconds(Int(clamping: timeout.wholeMilliseconds))) {
-            [state] in
+            [self] in
             let waiter = state.withLock { state -> CheckedContinuation<Lease, any Error>? in
                 guard let index = state.waiters.firstIndex(where: { $0.id == waiterID }) else { return nil }
                 return state.waiters.remove(at: index).continuation

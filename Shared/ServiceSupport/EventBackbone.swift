@@ -1,8 +1,9 @@
+import AMQP
 import Contracts
 import Database
+import Eventing
 import Foundation
 import Logging
-import Messaging
 import ServiceLifecycle
 
 /// One queue a service consumes through the inbox: which events it binds and what it does with a batch.

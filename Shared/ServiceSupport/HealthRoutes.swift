@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import Synchronization
 
 /// `/health/live` and `/health/ready`.
 ///
@@ -80,40 +81,32 @@ package struct HealthRoutes: Sendable {
 }
 
 /// Resumes a continuation exactly once, whichever of the check or the timer finishes first.
-private final class ResumeOnce: @unchecked Sendable {
-    // Safe: both fields are only touched while holding `lock`.
-    private let lock = NSLock()
-    private var continuation: CheckedContinuation<Bool, Never>?
-    private var pending: Bool?
+private final class ResumeOnce: Sendable {
+    private struct State {
+        var continuation: CheckedContinuation<Bool, Never>?
+        /// The answer, once there is one.
+        var answer: Bool?
+    }
+    private let state = Mutex(State())
 
     func set(_ continuation: CheckedContinuation<Bool, Never>) {
-        lock.lock()
-        if let pending {
-            lock.unlock()
-            continuation.resume(returning: pending)
-            return
+        let answer = state.withLock { state -> Bool? in
+            if state.answer == nil { state.continuation = continuation }
+            return state.answer
         }
-        self.continuation = continuation
-        lock.unlock()
+        if let answer { continuation.resume(returning: answer) }
     }
 
     /// Resumes with `value` if nobody did yet; returns whether this call did.
     @discardableResult
     func resume(_ value: Bool) -> Bool {
-        lock.lock()
-        if let continuation {
-            self.continuation = nil
-            self.pending = value  // mark as done
-            lock.unlock()
-            continuation.resume(returning: value)
-            return true
+        let (first, waiting) = state.withLock { state -> (Bool, CheckedContinuation<Bool, Never>?) in
+            guard state.answer == nil else { return (false, nil) }
+            state.answer = value
+            defer { state.continuation = nil }
+            return (true, state.continuation)
         }
-        if pending == nil {
-            pending = value
-            lock.unlock()
-            return true
-        }
-        lock.unlock()
-        return false
+        waiting?.resume(returning: value)
+        return first
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Metrics
 import Prometheus
+import Synchronization
 
 /// Process-wide logging and metrics set-up; call ``bootstrap(configuration:)`` once at the top of `main`.
 package enum Observability {
@@ -37,16 +38,15 @@ package enum Observability {
 }
 
 /// Runs a closure at most once per process.
-private final class BootstrapState: @unchecked Sendable {
-    // Safe: `done` is only read and written while holding `lock`.
-    private let lock = NSLock()
-    private var done = false
+private final class BootstrapState: Sendable {
+    private let done = Mutex(false)
 
+    /// Runs `body` unless it ran before; a concurrent caller waits until it has.
     func once(_ body: () -> Void) {
-        lock.lock()
-        defer { lock.unlock() }
-        guard !done else { return }
-        done = true
-        body()
+        done.withLock { done in
+            guard !done else { return }
+            done = true
+            body()
+        }
     }
 }

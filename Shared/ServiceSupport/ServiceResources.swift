@@ -1,6 +1,6 @@
 import Database
+import Eventing
 import Foundation
-import Messaging
 
 /// The files every service bundles (Package.swift's `service(…)` declares them): ordered `Migrations/*.sql`,
 /// `openapi.yaml`, and `Public/` web pages where the service has any.

@@ -1,7 +1,8 @@
+import AMQP
 import Contracts
+import Eventing
 import Foundation
 import Logging
-import Messaging
 import TestSupport
 import Testing
 

@@ -1,7 +1,7 @@
+import AMQP
 import Contracts
 import Foundation
 import Logging
-import Messaging
 import ServiceSupport
 import TestSupport
 import Testing

@@ -1,9 +1,10 @@
+import AMQP
 import Contracts
 import Database
+import Eventing
 import Foundation
 import Hummingbird
 import HummingbirdTesting
-import Messaging
 import ServiceLifecycle
 import ServiceSupport
 import TestSupport

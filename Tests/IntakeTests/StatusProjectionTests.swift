@@ -1,7 +1,7 @@
 import Contracts
 import Database
+import Eventing
 import Foundation
-import Messaging
 import ServiceSupport
 import TestSupport
 import Testing

@@ -1,4 +1,4 @@
-import Messaging
+import AMQP
 import Testing
 
 /// URL parsing, without a broker.

@@ -1,6 +1,6 @@
+import AMQP
 import Foundation
 import Logging
-import Messaging
 import ServiceLifecycle
 import TestSupport
 

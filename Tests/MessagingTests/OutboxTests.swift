@@ -1,8 +1,9 @@
+import AMQP
 import Contracts
 import Database
+import Eventing
 import Foundation
 import Logging
-import Messaging
 import TestSupport
 import Testing
 

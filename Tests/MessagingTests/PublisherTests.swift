@@ -1,5 +1,5 @@
+import AMQP
 import Foundation
-import Messaging
 import TestSupport
 import Testing
 

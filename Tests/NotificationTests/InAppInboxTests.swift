@@ -1,8 +1,8 @@
 import Contracts
 import Database
+import Eventing
 import Foundation
 import Logging
-import Messaging
 import ServiceSupport
 import TestSupport
 import Testing

@@ -1,9 +1,9 @@
+import AMQP
 import Contracts
 import Database
 import Foundation
 import HTTPTypes
 import Logging
-import Messaging
 import ServiceSupport
 import TestSupport
 

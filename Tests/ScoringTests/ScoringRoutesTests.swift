@@ -1,10 +1,10 @@
+import AMQP
 import Contracts
 import Database
 import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
-import Messaging
 import NIOCore
 import ServiceSupport
 import TestSupport

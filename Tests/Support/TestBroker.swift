@@ -1,6 +1,6 @@
+import AMQP
 import Foundation
 import Logging
-import Messaging
 
 /// Per-test RabbitMQ names and topology on the broker started by `deploy/dev up`, plus a throwaway broker node
 /// for tests that must freeze or restart one.

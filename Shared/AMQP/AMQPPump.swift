@@ -1,11 +1,12 @@
 import CRabbitMQ
 import Foundation
 import Logging
+import Synchronization
 
 /// What a publisher or consumer plugs into the frame pump. Every method runs on the pump thread.
 protocol AMQPPumpDriver<Command>: AnyObject {
     /// Work handed over from Swift tasks.
-    associatedtype Command
+    associatedtype Command: Sendable
 
     /// Prepares a fresh session: declare the topology, set the channel up (confirm mode, qos, consume).
     func didConnect(_ session: AMQPSession) throws(MessagingError)
@@ -41,17 +42,17 @@ private struct HandOver<Value>: @unchecked Sendable {
 /// down (`shutdown(2)`) when one C call blocks longer than its limit — rabbitmq-c 0.11's `amqp_basic_publish`
 /// can block forever on a stalled broker — so the call fails and the pump reconnects.
 ///
-/// `@unchecked Sendable`: the mutable state shared between threads is in `Locked` boxes; the pipe descriptors
+/// `@unchecked Sendable`: the mutable state shared between threads is in `Mutex`es; the pipe descriptors
 /// are immutable after `init`.
-final class AMQPPump<Command>: @unchecked Sendable {
+final class AMQPPump<Command: Sendable>: @unchecked Sendable {
     let configuration: AMQPConfiguration
     let logger: Logger
 
-    private let commands = Locked<(items: [Command], closed: Bool)>(([], false))
-    private let connected = Locked(false)
-    private let stopState = Locked<(requested: Bool, deadline: UInt64)>((false, 0))
-    private let watch = Locked<(fd: Int32, since: UInt64, limit: UInt64, what: String)>((-1, 0, 0, ""))
-    private let started = Locked(false)
+    private let commands = Mutex<(items: [Command], closed: Bool)>(([], false))
+    private let connected = Mutex(false)
+    private let stopState = Mutex<(requested: Bool, deadline: UInt64)>((false, 0))
+    private let watch = Mutex<(fd: Int32, since: UInt64, limit: UInt64, what: String)>((-1, 0, 0, ""))
+    private let started = Mutex(false)
     private let exited = StopSignal()
     private let wakeRead: Int32
     private let wakeWrite: Int32

@@ -110,7 +110,7 @@ final class PublishBatch: @unchecked Sendable {
 
 /// The publisher's side of the frame pump: send window, confirm tracking, returns. Pump thread only.
 final class PublisherEngine: AMQPPumpDriver {
-    enum Command {
+    enum Command: Sendable {
         case publish(PublishBatch)
     }
 

@@ -1,9 +1,11 @@
+import AMQP
 import Contracts
 import Database
 import Foundation
 import Logging
 import Metrics
 import ServiceLifecycle
+import Synchronization
 
 /// One event handed to an ``InboxConsumer`` handler: the decoded CloudEvent and how it was delivered.
 package struct InboundEvent: Sendable {
@@ -59,15 +61,15 @@ package final class InboxConsumer: Service, Sendable {
     private let pool: DatabasePool
     private let logger: Logger
     private let handler: @Sendable ([InboundEvent], DatabaseConnection) async throws -> Void
-    private let outage = Locked<Duration>(.zero)
+    private let outage = Mutex<Duration>(.zero)
     /// Set on graceful shutdown or cancellation: stop retrying a held batch.
-    private let stopping = Locked(false)
+    private let stopping = Mutex(false)
     private let processedCounter: Counter
     private let duplicateCounter: Counter
     private let rejectedCounter: Counter
     private let requeuedCounter: Counter
     private let heldCounter: Counter
-    private let amqpConsumer = Locked<Consumer?>(nil)
+    private let amqpConsumer = Mutex<Consumer?>(nil)
     private let settings: (amqp: AMQPConfiguration, topology: Topology?, prefetch: Int, maxBatch: Int)
 
     /// Creates an inbox consumer of `queue`; nothing connects until `run()`.

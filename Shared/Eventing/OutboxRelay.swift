@@ -1,9 +1,11 @@
+import AMQP
 import Contracts
 import Database
 import Foundation
 import Logging
 import Metrics
 import ServiceLifecycle
+import Synchronization
 
 /// Publishes the rows of the transactional outbox (`MessagingSchema.outbox`) to the broker, in batches, with
 /// publisher confirms; a row is marked published only after the broker confirmed it.
@@ -304,7 +306,7 @@ package final class OutboxRelay: Service, Sendable {
     /// Claims up to `batchSize` rows: locks the due candidates, leases those that may go now, and commits — all
     /// in one round trip.
     func claimBatch() async throws -> Claim {
-        let leaseSeconds = lease.seconds
+        let leaseSeconds = Self.seconds(lease)
         let results = try await pool.withConnection { connection in
             try await connection.pipeline([
                 "BEGIN",
@@ -501,9 +503,14 @@ package final class OutboxRelay: Service, Sendable {
         lagGauge.record(try result.first.map { try $0.decode("lag", as: Double.self) } ?? 0)
     }
 
+    /// `duration` in (fractional) seconds.
+    private static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+
     /// Deletes published rows older than `retention`, a chunk at a time.
     private func prune() async throws {
-        let cutoff = Date().addingTimeInterval(-retention.seconds)
+        let cutoff = Date().addingTimeInterval(-Self.seconds(retention))
         var deleted = 0
         while !stopping.isSet {
             let result = try await pool.withConnection { connection in
@@ -561,7 +568,7 @@ private struct ClaimedRow {
 /// Wakes the relay loop early: set by `NOTIFY outbox` and by shutdown; remembers one signal given while nobody
 /// waits.
 private final class RelayWakeSignal: Sendable {
-    private let state = Locked<(pending: Bool, waiter: CheckedContinuation<Void, Never>?)>((false, nil))
+    private let state = Mutex<(pending: Bool, waiter: CheckedContinuation<Void, Never>?)>((false, nil))
 
     /// Wakes the waiter, or the next one.
     func signal() {
@@ -634,7 +641,7 @@ private final class RelayWakeSignal: Sendable {
 
 /// Set once the relay should stop after the batch in progress.
 private final class RelayStopFlag: Sendable {
-    private let flag = Locked(false)
+    private let flag = Mutex(false)
 
     /// Whether stopping was requested.
     var isSet: Bool { flag.withLock { $0 } }

@@ -1,3 +1,4 @@
+import AMQP
 import Contracts
 import Database
 import Foundation

@@ -1,3 +1,4 @@
+import AMQP
 import Database
 
 /// The tables of the transactional outbox and the inbox, which every service prepends to its own migrations.

@@ -1,30 +1,11 @@
 import CRabbitMQ
 import Foundation
 import ServiceLifecycle
-
-/// A value guarded by a lock, for state shared between a pump thread and Swift tasks.
-///
-/// `@unchecked Sendable`: every access to `value` happens inside `withLock`, under `lock`.
-final class Locked<Value>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: Value
-
-    /// Wraps `value`.
-    init(_ value: Value) {
-        self.value = value
-    }
-
-    /// Runs `body` with exclusive access to the value.
-    func withLock<Result>(_ body: (inout Value) throws -> Result) rethrows -> Result {
-        lock.lock()
-        defer { lock.unlock() }
-        return try body(&value)
-    }
-}
+import Synchronization
 
 /// A one-shot signal a Swift task can wait for: fired by graceful shutdown, cancellation or `shutdown()`.
 final class StopSignal: Sendable {
-    private let state = Locked<(fired: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+    private let state = Mutex<(fired: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
 
     /// Whether the signal has fired.
     var isFired: Bool { state.withLock { $0.fired } }

@@ -1,4 +1,4 @@
-/// An error from the broker layer of the `Messaging` module.
+/// An error from the broker layer (the `AMQP` module).
 ///
 /// `description` names what failed and why (broker reply codes and texts, library status strings) but never
 /// contains a password: URLs are reduced to host, port and virtual host before they reach an error.

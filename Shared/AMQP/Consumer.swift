@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// Consumes one queue over its own connection and hands deliveries to a handler in batches.
 ///
@@ -113,7 +114,7 @@ final class DeliveryBuffer: Sendable {
         var closed = false
     }
 
-    private let state = Locked(State())
+    private let state = Mutex(State())
 
     /// Adds a delivery (pump thread).
     func append(_ item: Item) {
@@ -165,7 +166,7 @@ final class DeliveryBuffer: Sendable {
 
 /// The consumer's side of the frame pump: subscription, resubscription, settlements. Pump thread only.
 final class ConsumerEngine: AMQPPumpDriver {
-    enum Command {
+    enum Command: Sendable {
         case settle(generation: UInt64, [(UInt64, DeliveryDisposition)])
     }
 
