@@ -7,67 +7,75 @@ import Logging
 import ServiceLifecycle
 import ServiceSupport
 
-/// Everything `intake` runs: the HTTP application and the database/broker backbone under it.
+/// Everything `intake` runs: the HTTP application and the database/broker backbone under it; `main` and the
+/// tests build it the same way.
 package struct IntakeService {
     /// The HTTP application (routes, upload page, health, metrics) with the backbone's services.
-    package var app: ServiceApp
+    package let app: ServiceApp
     /// Pool, migrations, outbox relay and the `intake.status` inbox consumer.
-    package var backbone: EventBackbone
-}
+    package let backbone: EventBackbone
 
-/// Builds intake from its configuration and dependencies; `main` and tests call this, never each other.
-///
-/// Service-specific settings (each also read with the `INTAKE_` prefix first):
-/// - `BLOB_DIRECTORY` names the evidence directory used by `main` (default `.run/blobs`); the store itself is
-///   passed in here.
-/// - `UPLOAD_MEMORY_BUDGET_BYTES`: memory all uploads in flight may hold together (default 64 MiB, at least the
-///   16 MiB largest body, or an upload without `Content-Length` could never be taken).
-/// - `EVIDENCE_ORPHAN_GRACE_SECONDS`: age after which a photo no submission references is deleted (default 3600).
-/// - `EVIDENCE_COLLECT_INTERVAL_SECONDS`: time between orphan collection passes (default 3600; 0 turns it off).
-///
-/// `statusQueueName` is `intake.status` except in tests that share a broker.
-package func buildIntake<Store: EvidenceStore>(
-    configuration: ServiceConfiguration,
-    logger: Logger,
-    evidenceStore: Store,
-    statusQueueName: String = StatusProjection.queueName
-) throws -> IntakeService {
-    let settings = try IntakeSettings(configuration: configuration)
-    let projection = StatusProjection(logger: logger)
-    let backbone = try EventBackbone(
-        configuration: configuration,
-        service: .intake,
-        migrations: try intakeResources.migrations(),
-        queues: [
-            InboxQueue(spec: StatusProjection.queueSpec(name: statusQueueName)) { events, connection in
-                try await projection.handle(events, in: connection)
-            }
-        ],
-        logger: logger
-    )
-    let routes = SubmissionRoutes(
-        submissions: SubmissionStore(pool: backbone.pool, source: ServiceName.intake.eventSource),
-        evidenceStore: evidenceStore,
-        logger: logger,
-        uploadBudget: UploadMemoryBudget(limitBytes: settings.uploadMemoryBudgetBytes)
-    )
-    var services = backbone.services
-    if let interval = settings.collectInterval {
-        let collector = EvidenceCollector(
-            store: evidenceStore, pool: backbone.pool, gracePeriod: settings.orphanGracePeriod, logger: logger)
-        services.append(EvidenceCollectorService(collector: collector, interval: interval))
+    /// Builds intake from its configuration and dependencies; nothing connects until it runs.
+    ///
+    /// Service-specific settings (each also read with the `INTAKE_` prefix first):
+    /// - `BLOB_DIRECTORY` names the evidence directory used by `main` (default `.run/blobs`); the store itself is
+    ///   passed in here.
+    /// - `UPLOAD_MEMORY_BUDGET_BYTES`: memory all uploads in flight may hold together (default 64 MiB, at least
+    ///   the 16 MiB largest body, or an upload without `Content-Length` could never be taken).
+    /// - `EVIDENCE_ORPHAN_GRACE_SECONDS`: age after which a photo no submission references is deleted (default
+    ///   3600).
+    /// - `EVIDENCE_COLLECT_INTERVAL_SECONDS`: time between orphan collection passes (default 3600; 0 turns it off).
+    ///
+    /// `statusQueueName` is `intake.status` except in tests that share a broker.
+    package init<Store: EvidenceStore>(
+        configuration: ServiceConfiguration,
+        logger: Logger,
+        evidenceStore: Store,
+        statusQueueName: String = StatusProjection.queueName
+    ) throws {
+        let settings = try IntakeSettings(configuration: configuration)
+        let projection = StatusProjection(logger: logger)
+        let backbone = try EventBackbone(
+            configuration: configuration,
+            service: .intake,
+            migrations: try intakeResources.migrations(),
+            queues: [
+                InboxQueue(spec: StatusProjection.queueSpec(name: statusQueueName)) { events, connection in
+                    try await projection.handle(events, in: connection)
+                }
+            ],
+            logger: logger
+        )
+        let routes = SubmissionRoutes(
+            submissions: SubmissionStore(pool: backbone.pool, source: ServiceName.intake.eventSource),
+            evidenceStore: evidenceStore,
+            logger: logger,
+            uploadBudget: UploadMemoryBudget(limitBytes: settings.uploadMemoryBudgetBytes)
+        )
+        var services = backbone.services
+        if let interval = settings.collectInterval {
+            let collector = EvidenceCollector(
+                store: evidenceStore, pool: backbone.pool, gracePeriod: settings.orphanGracePeriod, logger: logger)
+            services.append(EvidenceCollectorService(collector: collector, interval: interval))
+        }
+        self.backbone = backbone
+        app = try intakeApp(
+            configuration: configuration,
+            logger: logger,
+            routes: routes.collection,
+            services: services,
+            readinessChecks: backbone.readinessChecks
+        )
     }
-    let app = try intakeApp(
-        configuration: configuration,
-        logger: logger,
-        routes: routes.collection,
-        services: services,
-        readinessChecks: backbone.readinessChecks
-    )
-    return IntakeService(app: app, backbone: backbone)
+
+    /// Migrates the database, then runs until SIGTERM/SIGINT.
+    package func run() async throws {
+        try await backbone.migrate()
+        try await app.run()
+    }
 }
 
-/// Intake's own settings, read from its configuration (see ``buildIntake(configuration:logger:evidenceStore:statusQueueName:)``).
+/// Intake's own settings, read from its configuration (see ``IntakeService/init(configuration:logger:evidenceStore:statusQueueName:)``).
 package struct IntakeSettings: Sendable, Equatable {
     /// `UPLOAD_MEMORY_BUDGET_BYTES`.
     package var uploadMemoryBudgetBytes: Int

@@ -7,9 +7,8 @@ struct IntakeMain {
     static func main() async {
         await ServiceMain.run("intake") { configuration, logger in
             let evidenceStore = try DirectoryEvidenceStore(root: evidenceDirectory(configuration: configuration))
-            let intake = try buildIntake(configuration: configuration, logger: logger, evidenceStore: evidenceStore)
-            try await intake.backbone.migrate()
-            try await intake.app.run()
+            let intake = try IntakeService(configuration: configuration, logger: logger, evidenceStore: evidenceStore)
+            try await intake.run()
         }
     }
 }

@@ -44,7 +44,7 @@ struct IntakeWiringTests {
             configuration.databaseURL = url
             configuration.amqpURL = try TestBroker.url()
             configuration.eventsExchange = "\(prefix).events"
-            let intake = try buildIntake(
+            let intake = try IntakeService(
                 configuration: configuration, logger: F.logger, evidenceStore: InMemoryEvidenceStore(),
                 statusQueueName: statusQueue)
             let services = intake.backbone.services
