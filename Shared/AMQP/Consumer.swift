@@ -77,6 +77,11 @@ package final class Consumer: Service, Sendable {
         pump.isConnected
     }
 
+    /// Whether graceful shutdown, cancellation or `shutdown()` has begun: a handler holding a batch should let go.
+    package var isShuttingDown: Bool {
+        stop.isFired
+    }
+
     private func consumeLoop() async {
         while let items = await buffer.next(max: maxBatch) {
             let deliveries = items.map(\.delivery)

@@ -102,37 +102,12 @@ package final class DatabasePool: Service, Sendable {
         }
     }
 
-    /// Whether a connection can run `SELECT 1` within `timeout` (for readiness probes).
+    /// Whether a connection can run `SELECT 1` (for readiness probes).
     ///
-    /// Answers by the timeout even when the server is frozen: the probe is not awaited past it (it is cancelled
-    /// and ends at its own deadline), so a stalled database never stalls the health endpoint.
-    package func ping(timeout: Duration = .seconds(2)) async -> Bool {
-        let answered = Answered()
-        return await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
-            let answer: @Sendable (Bool) -> Void = { result in
-                if answered.first() { continuation.resume(returning: result) }
-            }
-            let probe = Task {
-                answer((try? await self.withConnection { try await $0.query("SELECT 1") }) != nil)
-            }
-            Self.timerQueue.asyncAfter(deadline: .now() + .milliseconds(Int(clamping: timeout.wholeMilliseconds))) {
-                probe.cancel()
-                answer(false)
-            }
-        }
-    }
-
-    /// Whether an answer was already given (the probe's or the timer's, whichever comes first).
-    private final class Answered: Sendable {
-        private let done = Mutex(false)
-
-        /// True for the first caller only.
-        func first() -> Bool {
-            done.withLock { done in
-                defer { done = true }
-                return !done
-            }
-        }
+    /// Bounded by the pool's own limits (acquire timeout, connect timeout, operation deadline); `HealthRoutes`
+    /// additionally answers "down" by its check timeout without waiting for a stalled probe.
+    package func ping() async -> Bool {
+        (try? await withConnection { try await $0.query("SELECT 1") }) != nil
     }
 
     // MARK: - Leasing

@@ -62,8 +62,6 @@ package final class InboxConsumer: Service, Sendable {
     private let logger: Logger
     private let handler: @Sendable ([InboundEvent], DatabaseConnection) async throws -> Void
     private let outage = Mutex<Duration>(.zero)
-    /// Set on graceful shutdown or cancellation: stop retrying a held batch.
-    private let stopping = Mutex(false)
     private let processedCounter: Counter
     private let duplicateCounter: Counter
     private let rejectedCounter: Counter
@@ -122,15 +120,12 @@ package final class InboxConsumer: Service, Sendable {
             await self.handle(deliveries)
         }
         self.amqpConsumer.withLock { $0 = amqpConsumer }
-        try await withTaskCancellationHandler {
-            try await withGracefulShutdownHandler {
-                try await amqpConsumer.run()
-            } onGracefulShutdown: {
-                self.stopping.withLock { $0 = true }
-            }
-        } onCancel: {
-            self.stopping.withLock { $0 = true }
-        }
+        try await amqpConsumer.run()
+    }
+
+    /// Whether the consumer is shutting down (graceful shutdown or cancellation): a held batch stops retrying.
+    private var isStopping: Bool {
+        amqpConsumer.withLock { $0 }?.isShuttingDown ?? true
     }
 
     /// Whether the consuming connection is up.
@@ -263,7 +258,7 @@ package final class InboxConsumer: Service, Sendable {
                     metadata: ["amqp.queue": "\(queue)", "batch": "\(events.count)", "attempt": "\(conflicts)"])
                 try? await Task.sleep(for: .milliseconds(Int.random(in: 10...100) * conflicts))
             } catch {
-                guard Self.isOutage(error), !stopping.withLock({ $0 }) else { throw error }
+                guard Self.isOutage(error), !isStopping else { throw error }
                 let pause = outage.withLock { pause -> Duration in
                     pause = min(max(pause * 2, .milliseconds(200)), .seconds(5))
                     return pause
@@ -277,7 +272,7 @@ package final class InboxConsumer: Service, Sendable {
                     ]
                 )
                 let deadline = ContinuousClock.now + pause
-                while ContinuousClock.now < deadline, !stopping.withLock({ $0 }) {
+                while ContinuousClock.now < deadline, !isStopping {
                     try? await Task.sleep(for: min(.milliseconds(100), deadline - ContinuousClock.now))
                 }
             }

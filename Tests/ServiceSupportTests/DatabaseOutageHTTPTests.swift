@@ -79,7 +79,7 @@ import Testing
             logger: logger,
             routes: routes,
             services: [pool],
-            readinessChecks: ["database": { await pool.ping(timeout: .seconds(2)) }],
+            readinessChecks: ["database": { await pool.ping() }],
             openAPIDocument: "openapi: 3.1.0\ninfo:\n  title: test\n"
         ).buildApplication()
         let token = try await Fixture.token()
