@@ -15,6 +15,10 @@ package struct EvidenceRef: Codable, Sendable, Equatable, Hashable {
     package var perceptualHash: String?
     /// Where an authorised reviewer can fetch the file from intake over HTTP, e.g. `/v1/evidence/<sha256>`.
     package var url: String?
+    /// Pixel width read from the image header (never from the client).
+    package var width: Int?
+    /// Pixel height read from the image header (never from the client).
+    package var height: Int?
 
     /// Creates an evidence reference.
     package init(
@@ -23,7 +27,9 @@ package struct EvidenceRef: Codable, Sendable, Equatable, Hashable {
         sizeBytes: Int,
         capture: CaptureMetadata? = nil,
         perceptualHash: String? = nil,
-        url: String? = nil
+        url: String? = nil,
+        width: Int? = nil,
+        height: Int? = nil
     ) {
         self.sha256 = sha256
         self.mediaType = mediaType
@@ -31,6 +37,8 @@ package struct EvidenceRef: Codable, Sendable, Equatable, Hashable {
         self.capture = capture
         self.perceptualHash = perceptualHash
         self.url = url
+        self.width = width
+        self.height = height
     }
 }
 
@@ -46,6 +54,15 @@ package struct CaptureMetadata: Codable, Sendable, Equatable, Hashable {
     package var cameraMake: String?
     /// EXIF `Model`.
     package var cameraModel: String?
+    /// The UTC offset the photo states for `capturedAt` (EXIF `OffsetTimeOriginal`, e.g. `+07:00`); `nil` when the
+    /// photo states none and Asia/Jakarta was assumed.
+    package var capturedAtOffset: String?
+    /// GPS altitude in metres above sea level (below negative).
+    package var altitude: Double?
+    /// The GPS fix time (`GPSDateStamp` + `GPSTimeStamp`, always UTC).
+    package var gpsTimestamp: Date?
+    /// EXIF `Software`.
+    package var software: String?
 
     /// Creates capture metadata.
     package init(
@@ -53,13 +70,21 @@ package struct CaptureMetadata: Codable, Sendable, Equatable, Hashable {
         latitude: Double? = nil,
         longitude: Double? = nil,
         cameraMake: String? = nil,
-        cameraModel: String? = nil
+        cameraModel: String? = nil,
+        capturedAtOffset: String? = nil,
+        altitude: Double? = nil,
+        gpsTimestamp: Date? = nil,
+        software: String? = nil
     ) {
         self.capturedAt = capturedAt
         self.latitude = latitude
         self.longitude = longitude
         self.cameraMake = cameraMake
         self.cameraModel = cameraModel
+        self.capturedAtOffset = capturedAtOffset
+        self.altitude = altitude
+        self.gpsTimestamp = gpsTimestamp
+        self.software = software
     }
 
     /// The GPS position, when both coordinates are present.

@@ -8,6 +8,8 @@ package enum Role: String, Codable, Sendable, CaseIterable {
     case scoringAdmin = "scoring-admin"
     /// Inspektorat: read-only everywhere.
     case auditor
+    /// The head of an OPD: reads the sanctions and exports of their own OPD (the `opd` claim).
+    case opdHead = "opd-head"
     /// Reads rankings and the live stream.
     case dashboard
     /// Runs the system (campaigns, dead letters, recomputation).

@@ -39,6 +39,8 @@ package enum Roles {
     package static let scoringAdmin = "scoring-admin"
     /// Inspektorat: may read everything, may change nothing.
     package static let auditor = "auditor"
+    /// The head of an OPD: their own OPD's sanctions and exports (scoped by the `opd` claim).
+    package static let opdHead = "opd-head"
     /// Dashboards: rankings and the live stream.
     package static let dashboard = "dashboard"
     /// Operators of the system (CLI, campaigns, dead letters).

@@ -95,7 +95,7 @@ struct EventCatalogTests {
 
     @Test func rolesMatchTheTokenClaims() throws {
         #expect(
-            Role.allCases.map(\.rawValue) == ["asn", "verifier", "scoring-admin", "auditor", "dashboard", "operator"])
+            Role.allCases.map(\.rawValue) == ["asn", "verifier", "scoring-admin", "auditor", "opd-head", "dashboard", "operator"])
         #expect(try ContractsJSON.decode([Role].self, from: Data(#"["scoring-admin"]"#.utf8)) == [.scoringAdmin])
     }
 

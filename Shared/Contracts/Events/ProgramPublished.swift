@@ -28,6 +28,8 @@ package struct ProgramPublished: EventPayload {
     package var active: Bool?
     /// Verification limits; `nil` fields mean the verification defaults.
     package var verification: VerificationPolicy?
+    /// How many days back (Asia/Jakarta calendar days) an activity may be claimed; `nil` means intake's default (7).
+    package var maxClaimAgeDays: Int?
 
     /// Creates the payload.
     package init(
@@ -39,7 +41,8 @@ package struct ProgramPublished: EventPayload {
         description: String? = nil,
         placeFactors: [String: Double]? = nil,
         active: Bool? = nil,
-        verification: VerificationPolicy? = nil
+        verification: VerificationPolicy? = nil,
+        maxClaimAgeDays: Int? = nil
     ) {
         self.program = program
         self.programVersion = programVersion
@@ -50,6 +53,7 @@ package struct ProgramPublished: EventPayload {
         self.placeFactors = placeFactors
         self.active = active
         self.verification = verification
+        self.maxClaimAgeDays = maxClaimAgeDays
     }
 
     /// The activity with `code`.
@@ -81,6 +85,8 @@ package struct ActivityDefinition: Codable, Sendable, Equatable, Hashable {
     package var weeklyCap: Int?
     /// Largest plausible quantity per submission (`IMPLAUSIBLE_QUANTITY`).
     package var maxQuantity: Double?
+    /// The smallest plausible quantity per submission; `nil` means any positive quantity.
+    package var minQuantity: Double?
     /// A description in Bahasa Indonesia.
     package var description: String?
 
@@ -95,6 +101,7 @@ package struct ActivityDefinition: Codable, Sendable, Equatable, Hashable {
         dailyCap: Int? = nil,
         weeklyCap: Int? = nil,
         maxQuantity: Double? = nil,
+        minQuantity: Double? = nil,
         description: String? = nil
     ) {
         self.code = code
@@ -106,6 +113,7 @@ package struct ActivityDefinition: Codable, Sendable, Equatable, Hashable {
         self.dailyCap = dailyCap
         self.weeklyCap = weeklyCap
         self.maxQuantity = maxQuantity
+        self.minQuantity = minQuantity
         self.description = description
     }
 }
@@ -120,17 +128,21 @@ package struct VerificationPolicy: Codable, Sendable, Equatable, Hashable {
     package var auditSampleRate: Double?
     /// Claims worth at least this many points need two verifiers.
     package var fourEyesMinPoints: Int?
+    /// The largest Hamming distance between perceptual hashes that counts as `NEAR_DUPLICATE_EVIDENCE` (default 6).
+    package var nearDuplicateDistance: Int?
 
     /// Creates a policy.
     package init(
         captureWindowHours: Double? = nil,
         geofenceMeters: Double? = nil,
         auditSampleRate: Double? = nil,
-        fourEyesMinPoints: Int? = nil
+        fourEyesMinPoints: Int? = nil,
+        nearDuplicateDistance: Int? = nil
     ) {
         self.captureWindowHours = captureWindowHours
         self.geofenceMeters = geofenceMeters
         self.auditSampleRate = auditSampleRate
         self.fourEyesMinPoints = fourEyesMinPoints
+        self.nearDuplicateDistance = nearDuplicateDistance
     }
 }
