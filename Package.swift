@@ -113,7 +113,7 @@ let package = Package(
 
         // Services and tools.
         service("Intake", extra: [crypto] + nio, pages: true),
-        service("Verification"),
+        service("Verification", pages: true),
         service("Scoring", extra: [.product(name: "Yams", package: "Yams")]),
         service("Notification"),
         .executableTarget(
@@ -159,7 +159,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         serviceTests("Intake", extra: nio),
-        serviceTests("Verification"),
+        serviceTests("Verification", extra: [crypto]),
         serviceTests("Scoring"),
         serviceTests("Notification"),
         .testTarget(

@@ -9,7 +9,7 @@ struct DecisionRoutes: Sendable {
     let pool: DatabasePool
 
     /// A decision as the API shows it.
-    struct Decision: ResponseEncodable, Sendable {
+    struct Decision: Codable, Sendable {
         var submissionId: UUID
         var nip: String
         var activity: String
@@ -18,6 +18,13 @@ struct DecisionRoutes: Sendable {
         var reason: String?
         var decidedBy: String
         var decidedAt: Date
+        var reasonCodes: [String]
+        var method: String
+        var fraud: Bool
+        var appealable: Bool
+        var sampledForAudit: Bool
+        var onAppeal: Bool
+        var note: String?
     }
 
     func collection() -> RouteCollection<AuthenticatedRequestContext> {
@@ -27,7 +34,7 @@ struct DecisionRoutes: Sendable {
             guard let id = context.parameters.get("submissionId", as: UUID.self) else {
                 throw ProblemDetails.badRequest("Nomor pengajuan tidak valid. (Invalid submission id.)")
             }
-            return try await decision(id)
+            return try JSONResponse.make(try await decision(id))
         }
         return routes
     }
@@ -36,7 +43,8 @@ struct DecisionRoutes: Sendable {
         let rows = try await pool.withConnection { connection in
             try await connection.query(
                 """
-                SELECT d.submission_id, s.nip, s.activity, d.outcome, d.reason_code, d.reason, d.decided_by, d.decided_at
+                SELECT d.submission_id, s.nip, s.activity, d.outcome, d.reason_code, d.reason, d.decided_by, d.decided_at,
+                       d.reason_codes, d.method, d.fraud, d.appealable, d.sampled_for_audit, d.on_appeal, d.note
                 FROM decisions d JOIN submissions s ON s.id = d.submission_id
                 WHERE d.submission_id = \(id)
                 """
@@ -53,7 +61,14 @@ struct DecisionRoutes: Sendable {
             reasonCode: try row.decode("reason_code", as: String?.self),
             reason: try row.decode("reason", as: String?.self),
             decidedBy: try row.decode("decided_by"),
-            decidedAt: try row.decode("decided_at")
+            decidedAt: try row.decode("decided_at"),
+            reasonCodes: try row.decode("reason_codes"),
+            method: try row.decode("method"),
+            fraud: try row.decode("fraud"),
+            appealable: try row.decode("appealable"),
+            sampledForAudit: try row.decode("sampled_for_audit"),
+            onAppeal: try row.decode("on_appeal"),
+            note: try row.decode("note", as: String?.self)
         )
     }
 }

@@ -40,6 +40,10 @@ package struct ReviewAssigned: EventPayload {
     package var reviewerNip: String?
     /// When the claim lease expires.
     package var leaseExpiresAt: Date?
+    /// How many approvals by different verifiers the item needs (2 under four-eyes).
+    package var requiredApprovals: Int?
+    /// The appeal this item decides, for `appeal` items.
+    package var appealId: UUID?
 
     /// Creates the payload.
     package init(
@@ -51,7 +55,9 @@ package struct ReviewAssigned: EventPayload {
         checks: [String] = [],
         assignedAt: Date,
         reviewerNip: String? = nil,
-        leaseExpiresAt: Date? = nil
+        leaseExpiresAt: Date? = nil,
+        requiredApprovals: Int? = nil,
+        appealId: UUID? = nil
     ) {
         self.reviewId = reviewId
         self.submissionId = submissionId
@@ -62,6 +68,8 @@ package struct ReviewAssigned: EventPayload {
         self.assignedAt = assignedAt
         self.reviewerNip = reviewerNip
         self.leaseExpiresAt = leaseExpiresAt
+        self.requiredApprovals = requiredApprovals
+        self.appealId = appealId
     }
 
     /// The submission id (lowercase).

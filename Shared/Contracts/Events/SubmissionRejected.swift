@@ -38,6 +38,10 @@ package struct SubmissionRejected: EventPayload {
     package var appealable: Bool?
     /// Whether this rejection decided an appeal.
     package var onAppeal: Bool?
+    /// `auto` or `manual` (a verifier decided); `nil` from producers before this field.
+    package var method: String?
+    /// The verifier's note to the ASN.
+    package var note: String?
 
     /// Creates the payload.
     package init(
@@ -53,7 +57,9 @@ package struct SubmissionRejected: EventPayload {
         activity: String? = nil,
         reasonCodes: [String]? = nil,
         appealable: Bool? = nil,
-        onAppeal: Bool? = nil
+        onAppeal: Bool? = nil,
+        method: String? = nil,
+        note: String? = nil
     ) {
         self.submissionId = submissionId
         self.nip = nip
@@ -68,6 +74,8 @@ package struct SubmissionRejected: EventPayload {
         self.reasonCodes = reasonCodes
         self.appealable = appealable
         self.onAppeal = onAppeal
+        self.method = method
+        self.note = note
     }
 
     /// The typed reason code, when it is one this version knows.

@@ -30,6 +30,14 @@ package struct SubmissionRevoked: EventPayload {
     package var fraud: Bool
     /// When the overturned approval was made.
     package var approvedAt: Date?
+    /// Every reason code of the audit, the main one first.
+    package var reasonCodes: [String]?
+    /// Always `manual` (an auditing verifier decided).
+    package var method: String?
+    /// The auditing verifier's note to the ASN.
+    package var note: String?
+    /// Whether the ASN may appeal the revocation.
+    package var appealable: Bool?
 
     /// Creates the payload.
     package init(
@@ -41,7 +49,11 @@ package struct SubmissionRevoked: EventPayload {
         decidedAt: Date,
         decidedBy: String,
         fraud: Bool = false,
-        approvedAt: Date? = nil
+        approvedAt: Date? = nil,
+        reasonCodes: [String]? = nil,
+        method: String? = nil,
+        note: String? = nil,
+        appealable: Bool? = nil
     ) {
         self.submissionId = submissionId
         self.nip = nip
@@ -52,6 +64,10 @@ package struct SubmissionRevoked: EventPayload {
         self.decidedBy = decidedBy
         self.fraud = fraud
         self.approvedAt = approvedAt
+        self.reasonCodes = reasonCodes
+        self.method = method
+        self.note = note
+        self.appealable = appealable
     }
 
     /// The submission id (lowercase).

@@ -48,6 +48,14 @@ package struct SubmissionVerified: EventPayload {
     package var note: String?
     /// Whether this approval decided an appeal.
     package var onAppeal: Bool?
+    /// `auto` or `manual` (a verifier decided); `nil` from producers before this field.
+    package var method: String?
+    /// The reason codes the automatic checks found (a verifier approved despite them); empty when none.
+    package var reasonCodes: [String]?
+    /// Always `false` for an approval; carried so every decision event has the same shape.
+    package var fraud: Bool?
+    /// Whether the ASN may appeal (never for an approval).
+    package var appealable: Bool?
 
     /// Creates the payload.
     package init(
@@ -67,7 +75,11 @@ package struct SubmissionVerified: EventPayload {
         name: String? = nil,
         submittedAt: Date? = nil,
         note: String? = nil,
-        onAppeal: Bool? = nil
+        onAppeal: Bool? = nil,
+        method: String? = nil,
+        reasonCodes: [String]? = nil,
+        fraud: Bool? = nil,
+        appealable: Bool? = nil
     ) {
         self.submissionId = submissionId
         self.nip = nip
@@ -86,6 +98,10 @@ package struct SubmissionVerified: EventPayload {
         self.submittedAt = submittedAt
         self.note = note
         self.onAppeal = onAppeal
+        self.method = method
+        self.reasonCodes = reasonCodes
+        self.fraud = fraud
+        self.appealable = appealable
     }
 
     /// Whether no human decided.

@@ -1,0 +1,146 @@
+import AMQP
+import Contracts
+import Database
+import Eventing
+import Foundation
+import ServiceLifecycle
+import ServiceSupport
+import TestSupport
+import Testing
+
+@testable import Verification
+
+/// Benchmarks of the automatic checks with 1,000,000 stored perceptual hashes, on the real stack. Off by default
+/// (they take minutes): `VERIFICATION_BENCH=1 swift test --skip-build --filter VerificationBenchmarks`.
+/// `VERIFICATION_BENCH_HASHES` and `VERIFICATION_BENCH_SUBMISSIONS` change the sizes (defaults 1,000,000 and 10,000).
+@Suite("VerificationBenchmarks", .enabled(if: ProcessInfo.processInfo.environment["VERIFICATION_BENCH"] == "1"))
+struct VerificationBenchmarks {
+    static let hashes = Int(ProcessInfo.processInfo.environment["VERIFICATION_BENCH_HASHES"] ?? "") ?? 1_000_000
+    static let submissions = Int(ProcessInfo.processInfo.environment["VERIFICATION_BENCH_SUBMISSIONS"] ?? "") ?? 10_000
+
+    /// Stores `count` uniformly random hashes (as other photos) and vacuums the table for index-only scans.
+    static func seedHashes(_ count: Int, pool: DatabasePool) async throws {
+        let owner = VF.received(nip: VF.budi, opd: "DISDIK")
+        try await VF.check([owner], pool: pool)
+        try await pool.withConnection { connection in
+            try await connection.query(
+                """
+                INSERT INTO perceptual_hashes (sha256, submission_id, nip, hash, band0, band1, band2, band3)
+                SELECT md5(g::text) || md5((-g)::text), \(owner.submissionId), \(VF.budi), h,
+                       ((h >> 48) & 65535)::int, ((h >> 32) & 65535)::int, ((h >> 16) & 65535)::int, (h & 65535)::int
+                FROM generate_series(1, \(count)) AS g,
+                     LATERAL (SELECT ((floor(random() * 4294967296)::bigint << 32)
+                                      | floor(random() * 4294967296)::bigint) + g * 0 AS h) AS r
+                """)
+            try await connection.execute(unsafeSQL: "VACUUM ANALYZE perceptual_hashes")
+        }
+    }
+
+    @Test("near-duplicate lookup latency with 1,000,000 stored hashes")
+    func lookupLatency() async throws {
+        try await VF.withDatabase { pool in
+            try await VF.seed(pool)
+            let started = ContinuousClock.now
+            try await Self.seedHashes(Self.hashes, pool: pool)
+            print("seeded \(Self.hashes) hashes in \(ContinuousClock.now - started)")
+            var samples: [Duration] = []
+            var found = 0
+            try await pool.withConnection { connection in
+                let stored = try await connection.query("SELECT hash FROM perceptual_hashes ORDER BY random() LIMIT 200")
+                    .map { try $0.decode("hash", as: Int64.self) }
+                for round in 0..<1200 {
+                    // Every other lookup is 5 bits from a stored hash (a hit), the rest random (misses).
+                    let probe =
+                        round % 2 == 0
+                        ? stored[round / 2 % stored.count] ^ (1 << 3 | 1 << 19 | 1 << 20 | 1 << 40 | 1 << 62)
+                        : Int64(bitPattern: UInt64.random(in: 0...UInt64.max))
+                    let start = ContinuousClock.now
+                    let matches = try await NearDuplicateIndex.lookup([probe], maxDistance: 6, in: connection)
+                    let elapsed = ContinuousClock.now - start
+                    if round >= 200 { samples.append(elapsed) }  // the first 200 warm the cache
+                    if round % 2 == 0 && !matches.isEmpty { found += 1 }
+                }
+            }
+            samples.sort()
+            let p50 = samples[samples.count / 2]
+            let p99 = samples[samples.count * 99 / 100]
+            print(
+                "near-duplicate lookup at \(Self.hashes) hashes: p50 \(p50), p99 \(p99), max \(samples.last!), "
+                    + "hits \(found)/600")
+            #expect(found == 600)
+        }
+    }
+
+    @Test("automatic checks through the consumer with 1,000,000 stored hashes")
+    func consumerThroughput() async throws {
+        let prefix = TestBroker.uniqueName("vbench")
+        let queues = (submissions: "\(prefix).submissions", reference: "\(prefix).reference")
+        let admin = try TestBroker.admin()
+        let topology = Topology(
+            eventsExchange: "\(prefix).events",
+            queues: [QueueSpecs.submissions(name: queues.submissions), QueueSpecs.reference(name: queues.reference)])
+        try await admin.declare(topology)
+        defer { Task { try? await admin.delete(topology) } }
+        try await withTestDatabaseURL(service: "verification", migrations: try verificationResources.allMigrations()) {
+            url in
+            var configuration = VF.configuration
+            configuration.databaseURL = url
+            configuration.amqpURL = try TestBroker.url()
+            configuration.eventsExchange = "\(prefix).events"
+            let count = Self.submissions
+            // The submissions wait in the queue before the service starts: the measurement is the consumer alone.
+            let publisher = Publisher(
+                configuration: try TestBroker.configuration(name: "\(prefix)-pub"), topology: topology,
+                logger: VF.logger)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await publisher.run() }
+                defer { group.cancelAll() }
+                var events: [CloudEvent] = [try CloudEvent(VF.program(sampleRate: 0.05), from: .scoring)]
+                let nips = (0..<count).map { String(format: "19900101201503%04d", $0 % 10_000) }
+                for nip in Set(nips) { events.append(try CloudEvent(VF.enrolled(nip, opd: "DINKES"), from: .scoring)) }
+                for index in 0..<count {
+                    let submission = VF.received(nip: nips[index], photos: [VF.photo(exif: VF.exif())])
+                    events.append(try CloudEvent(submission, from: .intake))
+                }
+                var sent = 0
+                while sent < events.count {
+                    let chunk = Array(events[sent..<min(sent + 500, events.count)])
+                    do {
+                        _ = try await publisher.publish(chunk.map { OutgoingMessage(event: $0, exchange: "\(prefix).events") })
+                        sent += chunk.count
+                    } catch {
+                        try await Task.sleep(for: .milliseconds(200))
+                    }
+                }
+            }
+            let service = try VerificationService(
+                configuration: configuration, logger: VF.logger,
+                settings: VerificationSettings(lease: .seconds(60), intakeURL: nil), queueNames: queues)
+            try await service.backbone.migrate()
+            let pool = service.backbone.pool
+            // The pool opens connections on demand; the service group closes it at the end.
+            try await Self.seedHashes(Self.hashes, pool: pool)
+            let started = ContinuousClock.now
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for part in service.backbone.services { group.addTask { try await part.run() } }
+                defer { group.cancelAll() }
+                let done = await eventually(timeout: .seconds(1800)) {
+                    let decided = try? await pool.withConnection {
+                        try await $0.query("SELECT count(*) AS n FROM decisions").first?.decode("n", as: Int.self)
+                    }
+                    return (decided ?? 0) >= count + 1
+                }
+                let elapsed = ContinuousClock.now - started
+                #expect(done)
+                let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+                let outcomes = try await pool.withConnection { connection in
+                    try await connection.query("SELECT outcome, count(*) AS n FROM decisions GROUP BY 1 ORDER BY 1")
+                        .map { "\(try $0.decode("outcome", as: String.self))=\(try $0.decode("n", as: Int.self))" }
+                }
+                print(
+                    "checked \(count) submissions through the consumer with \(Self.hashes) stored hashes in "
+                        + "\(elapsed): \(Int(Double(count) / seconds)) submissions/s (\(outcomes.joined(separator: ", ")))")
+            }
+        }
+    }
+}
