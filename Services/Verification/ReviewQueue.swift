@@ -150,8 +150,8 @@ struct ReviewQueue: Sendable {
                         SELECT count(*) FILTER (WHERE \(Self.stateSQL) = 'open') AS open,
                                count(*) FILTER (WHERE \(Self.stateSQL) = 'claimed') AS claimed,
                                count(*) FILTER (WHERE r.state = 'decided') AS decided,
-                               GREATEST(0, extract(epoch FROM now() - min(r.created_at)
-                                   FILTER (WHERE \(Self.stateSQL) = 'open')))::bigint AS oldest
+                               extract(epoch FROM now() - min(r.created_at)
+                                   FILTER (WHERE \(Self.stateSQL) = 'open'))::bigint AS oldest
                         FROM reviews r
                         """),
             ])

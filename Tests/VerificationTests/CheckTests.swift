@@ -181,9 +181,17 @@ struct CheckTests {
             try await VF.seed(pool)
             let elsewhere = GeoPoint(latitude: -6.9826 + 0.045, longitude: 110.4091)  // ≈ 5 km north
             let farPhoto = VF.received(photos: [VF.photo(exif: VF.exif(at: elsewhere))])
-            let farDevice = VF.received(photos: [VF.photo(exif: VF.exif())], device: elsewhere)
+            // The next day (the daily cap is 2): a photo at the office, but the device 5 km away.
+            let nextDay = VF.activityAt.addingTimeInterval(86_400)
+            let farDevice = VF.received(
+                photos: [
+                    VF.photo(
+                        exif: VerificationPhotos.Exif(
+                            capturedAt: nextDay, latitude: VF.office.latitude, longitude: VF.office.longitude))
+                ], activityAt: nextDay, device: elsewhere)
             let homeOK = VF.received(photos: [VF.photo(exif: VF.exif(at: VF.home))], place: "home")
-            try await VF.check([farPhoto, farDevice, homeOK], pool: pool)
+            // Home first: the two waiting for review count toward the daily cap of 2.
+            try await VF.check([homeOK, farPhoto, farDevice], pool: pool)
             for item in [farPhoto, farDevice] {
                 let decision = try #require(try await VF.decision(item.submissionId, pool: pool))
                 #expect(decision.outcome == "review")

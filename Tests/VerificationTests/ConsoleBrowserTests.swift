@@ -48,7 +48,8 @@ struct ConsoleBrowserTests {
                 group.addTask { try await intake.runService() }
                 group.addTask { try await console.runService() }
                 defer { group.cancelAll() }
-                #expect(await Self.listening(consolePort) && Self.listening(intakePort))
+                #expect(await Self.listening(consolePort))
+                #expect(await Self.listening(intakePort))
 
                 let browser = try await HeadlessChromium.launch(width: 1280, height: 1400)
                 do {
@@ -66,7 +67,7 @@ struct ConsoleBrowserTests {
                         [...document.querySelectorAll('img')].every(i => i.complete && i.naturalWidth === 16)
                         """, timeout: .seconds(15))
                     let nearResult = try await browser.evaluate(
-                        "document.querySelector('#cek tr[data-code=\"NEAR_DUPLICATE_EVIDENCE\"]').dataset.result")
+                        "return document.querySelector('#cek tr[data-code=\"NEAR_DUPLICATE_EVIDENCE\"]').dataset.result")
                     #expect(nearResult == "\"flag\"")
                     #expect(try await browser.text("#cek").contains("jarak 3"))
                     #expect(try await browser.text("#exif").contains("Samsung"))
@@ -78,7 +79,8 @@ struct ConsoleBrowserTests {
                     try await browser.click("#setujui")
                     try await browser.waitUntil(
                         "document.getElementById('pesan').textContent.includes('disetujui')", timeout: .seconds(15))
-                    #expect(try await browser.consoleErrors().isEmpty)
+                    let errors = try await browser.consoleErrors()
+                    #expect(errors.isEmpty, "\(errors)")
                     await browser.quit()
                 } catch {
                     try? await browser.screenshot(to: "/tmp/verification-console-failure.png")

@@ -56,7 +56,8 @@ struct ReviewQueueTests {
                 #expect(claimed.status == .ok)
                 let id = try Self.reviewId(claimed)
                 let detail = try VF.json(claimed)
-                #expect((detail["submission"] as? [String: Any])?["id"] as? String == submission.submissionId.lowercased)
+                let shownId = (detail["submission"] as? [String: Any])?["id"] as? String
+                #expect(shownId.flatMap(UUID.init(uuidString:)) == submission.submissionId)
                 #expect(((detail["checks"] as? [[String: Any]]) ?? []).count == 9)
                 #expect(try await Self.claim(client, VF.dedi).status == .noContent)
 

@@ -22,7 +22,14 @@ struct VerificationWiringTests {
         let queues = (submissions: "\(prefix).submissions", reference: "\(prefix).reference")
         let probe = QueueSpec(name: "\(prefix).probe", bindings: [SubmissionVerified.eventName])
         let admin = try TestBroker.admin()
-        try await admin.declare(Topology(eventsExchange: "\(prefix).events", queues: [probe]))
+        // The service's own queues too, so nothing published before its consumers start is unroutable.
+        try await admin.declare(
+            Topology(
+                eventsExchange: "\(prefix).events",
+                queues: [
+                    probe, QueueSpecs.submissions(name: queues.submissions),
+                    QueueSpecs.reference(name: queues.reference),
+                ]))
         func cleanUp() async {
             try? await admin.deleteQueues(
                 [probe.name, probe.deadLetterQueueName, queues.submissions, queues.submissions + ".dead",
@@ -52,7 +59,7 @@ struct VerificationWiringTests {
                             guard let outcomes = try? await publisher.publish(
                                 events.map { OutgoingMessage(event: $0, exchange: exchange) })
                             else { return false }
-                            return outcomes.count == events.count
+                            return outcomes.count == events.count && outcomes.allSatisfy { $0 == .confirmed }
                         }
                         #expect(sent)
                     }

@@ -180,7 +180,7 @@ async function tampilkan(detail) {
   leaseBerakhir = detail.item.leaseExpiresAt ? new Date(detail.item.leaseExpiresAt) : null;
   const s = detail.submission;
   $("detail").hidden = false;
-  $("detail-id").textContent = s.id;
+  $("detail-id").textContent = s.id.toLowerCase();
   const ringkasan = $("ringkasan");
   ringkasan.replaceChildren();
   const fakta = [
