@@ -22,18 +22,23 @@ struct VerificationBenchmarks {
     static func seedHashes(_ count: Int, pool: DatabasePool) async throws {
         let owner = VF.received(nip: VF.budi, opd: "DISDIK")
         try await VF.check([owner], pool: pool)
-        try await pool.withConnection { connection in
-            try await connection.query(
-                """
-                INSERT INTO perceptual_hashes (sha256, submission_id, nip, hash, band0, band1, band2, band3)
-                SELECT md5(g::text) || md5((-g)::text), \(owner.submissionId), \(VF.budi), h,
-                       ((h >> 48) & 65535)::int, ((h >> 32) & 65535)::int, ((h >> 16) & 65535)::int, (h & 65535)::int
-                FROM generate_series(1, \(count)) AS g,
-                     LATERAL (SELECT ((floor(random() * 4294967296)::bigint << 32)
-                                      | floor(random() * 4294967296)::bigint) + g * 0 AS h) AS r
-                """)
-            try await connection.execute(unsafeSQL: "VACUUM ANALYZE perceptual_hashes")
+        // In chunks of 50,000: each statement stays well inside the pool's statement timeout.
+        for start in stride(from: 1, through: count, by: 50_000) {
+            let end = min(start + 49_999, count)
+            try await pool.withConnection { connection in
+                try await connection.query(
+                    """
+                    INSERT INTO perceptual_hashes (sha256, submission_id, nip, hash, band0, band1, band2, band3)
+                    SELECT md5(g::text) || md5((-g)::text), \(owner.submissionId), \(VF.budi), h,
+                           ((h >> 48) & 65535)::int, ((h >> 32) & 65535)::int, ((h >> 16) & 65535)::int,
+                           (h & 65535)::int
+                    FROM generate_series(\(start), \(end)) AS g,
+                         LATERAL (SELECT ((floor(random() * 4294967296)::bigint << 32)
+                                          | floor(random() * 4294967296)::bigint) + g * 0 AS h) AS r
+                    """)
+            }
         }
+        try await pool.withConnection { try await $0.execute(unsafeSQL: "VACUUM ANALYZE perceptual_hashes") }
     }
 
     @Test("near-duplicate lookup latency with 1,000,000 stored hashes")
