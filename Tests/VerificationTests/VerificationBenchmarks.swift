@@ -83,7 +83,15 @@ struct VerificationBenchmarks {
         let admin = try TestBroker.admin()
         let topology = Topology(
             eventsExchange: "\(prefix).events",
-            queues: [QueueSpecs.submissions(name: queues.submissions), QueueSpecs.reference(name: queues.reference)])
+            queues: [
+                QueueSpecs.submissions(name: queues.submissions), QueueSpecs.reference(name: queues.reference),
+                // Where scoring and intake would take the decisions from.
+                QueueSpec(
+                    name: "\(prefix).decisions",
+                    bindings: [
+                        SubmissionVerified.eventName, SubmissionRejected.eventName, ReviewAssigned.eventName,
+                    ]),
+            ])
         try await admin.declare(topology)
         defer { Task { try? await admin.delete(topology) } }
         try await withTestDatabaseURL(service: "verification", migrations: try verificationResources.allMigrations()) {
