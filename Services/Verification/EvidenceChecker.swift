@@ -28,6 +28,8 @@ struct EvidenceChecker: Sendable {
     /// CloudEvents source of the decisions.
     let source: String
     let logger: Logger
+    /// The near-duplicate index in memory (one per checker, i.e. per process and database).
+    let index = PerceptualIndex()
 
     /// Allowance for the camera's and intake's clocks when comparing capture, activity and submission times.
     static let clockAllowance: TimeInterval = 5 * 60
@@ -124,7 +126,33 @@ struct EvidenceChecker: Sendable {
             }
         }
         let lookupDistance = policies.map(\.nearDuplicateDistance).max() ?? EffectivePolicy.defaults.nearDuplicateDistance
-        let stored = try await NearDuplicateIndex.lookup(queryHashes, maxDistance: lookupDistance, in: connection)
+        var stored: [NearDuplicateIndex.Match] = []
+        if !queryHashes.isEmpty {
+            // Held until commit: consumers insert hashes one batch at a time, so the index never skips a row.
+            try await connection.query("SELECT pg_advisory_xact_lock(hashtext(\(PerceptualIndex.lockName)))")
+            try await index.catchUp(in: connection)
+            let found = index.lookup(queryHashes, maxDistance: lookupDistance)
+            if !found.isEmpty {
+                let rows = try await connection.query(
+                    """
+                    SELECT id, sha256, submission_id, nip FROM perceptual_hashes
+                    WHERE id = ANY(\(Array(Set(found.map(\.id))))::bigint[])
+                    """)
+                var details: [Int64: (String, UUID, String)] = [:]
+                for row in rows {
+                    details[try row.decode("id")] = (
+                        try row.decode("sha256"), try row.decode("submission_id"), try row.decode("nip")
+                    )
+                }
+                for match in found.sorted(by: { ($0.query, $0.distance, $0.id) < ($1.query, $1.distance, $1.id) }) {
+                    guard let detail = details[match.id] else { continue }
+                    stored.append(
+                        NearDuplicateIndex.Match(
+                            query: match.query, sha256: detail.0, submissionId: detail.1, nip: detail.2,
+                            distance: match.distance))
+                }
+            }
+        }
 
         // Decide each submission in batch order.
         let now = Date()

@@ -123,6 +123,16 @@ struct CheckTests {
                     ).map { try $0.decode("sha256", as: String.self) }
                 }
                 #expect(indexed == scanned)
+                // The consumer's in-memory copy of the index answers the same.
+                let memory = VF.checker(pool).index
+                try await pool.withConnection { try await memory.catchUp(in: $0) }
+                let remembered = memory.lookup([probe], maxDistance: 11).map(\.id)
+                let rememberedShas = try await pool.withConnection { connection in
+                    try await connection.query(
+                        "SELECT sha256 FROM perceptual_hashes WHERE id = ANY(\(remembered)::bigint[]) ORDER BY sha256"
+                    ).map { try $0.decode("sha256", as: String.self) }
+                }
+                #expect(rememberedShas == scanned)
                 #expect(!indexed.isEmpty, "a probe \(flips) bits from a stored hash finds it")
             }
         }

@@ -8,6 +8,7 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import ServiceSupport
+import Synchronization
 import TestSupport
 
 @testable import Verification
@@ -38,7 +39,16 @@ enum VF {
     }()
 
     static let source = ServiceName.verification.eventSource
-    static let checker = EvidenceChecker(source: source, logger: logger)
+    /// One checker per test database: its near-duplicate index mirrors that database's table.
+    static let checkers = Mutex<[ObjectIdentifier: (DatabasePool, EvidenceChecker)]>([:])
+    static func checker(_ pool: DatabasePool) -> EvidenceChecker {
+        checkers.withLock { checkers in
+            if let known = checkers[ObjectIdentifier(pool)] { return known.1 }
+            let checker = EvidenceChecker(source: source, logger: logger)
+            checkers[ObjectIdentifier(pool)] = (pool, checker)
+            return checker
+        }
+    }
     static let reference = ReferenceData(logger: logger)
 
     static var configuration: ServiceConfiguration {
@@ -143,6 +153,7 @@ enum VF {
 
     static func check(_ submissions: [SubmissionReceived], pool: DatabasePool) async throws {
         let events = try submissions.map { try inbound($0, from: .intake) }
+        let checker = checker(pool)
         try await pool.withTransaction { try await checker.handle(events, in: $0) }
     }
 
