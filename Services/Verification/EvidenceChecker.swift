@@ -125,7 +125,8 @@ struct EvidenceChecker: Sendable {
                 queryOwner.append((index, photo.sha256.lowercased()))
             }
         }
-        let lookupDistance = policies.map(\.nearDuplicateDistance).max() ?? EffectivePolicy.defaults.nearDuplicateDistance
+        let lookupDistance =
+            policies.map(\.nearDuplicateDistance).max() ?? EffectivePolicy.defaults.nearDuplicateDistance
         var stored: [NearDuplicateIndex.Match] = []
         if !queryHashes.isEmpty {
             // Held until commit: consumers insert hashes one batch at a time, so the index never skips a row.
@@ -189,7 +190,8 @@ struct EvidenceChecker: Sendable {
                 if let owner = context.owners[sha] ?? batchOwners[sha] {
                     duplicates.append(
                         .object([
-                            "sha256": .string(sha), "submissionId": .string(owner.0.lowercased), "nip": .string(owner.1),
+                            "sha256": .string(sha), "submissionId": .string(owner.0.lowercased),
+                            "nip": .string(owner.1),
                         ]))
                 } else {
                     batchOwners[sha] = (submission.submissionId, submission.nip)
@@ -198,7 +200,8 @@ struct EvidenceChecker: Sendable {
             }
             results.append(
                 duplicates.isEmpty
-                    ? .pass(ReasonCode.duplicateEvidence.rawValue, ["photos": .number(Double(submission.evidence.count))])
+                    ? .pass(
+                        ReasonCode.duplicateEvidence.rawValue, ["photos": .number(Double(submission.evidence.count))])
                     : .flag(ReasonCode.duplicateEvidence.rawValue, ["matches": .array(duplicates)]))
 
             // NEAR_DUPLICATE_EVIDENCE
@@ -226,7 +229,8 @@ struct EvidenceChecker: Sendable {
                     near.append(
                         .object([
                             "photo": .string(sha), "perceptualHash": .optional(photo.perceptualHash),
-                            "matchSha256": .string(match.sha), "matchSubmissionId": .string(match.submission.lowercased),
+                            "matchSha256": .string(match.sha),
+                            "matchSubmissionId": .string(match.submission.lowercased),
                             "matchNip": .string(match.nip), "distance": .number(Double(match.distance)),
                             "maxDistance": .number(Double(policy.nearDuplicateDistance)),
                         ]))
@@ -426,7 +430,8 @@ struct EvidenceChecker: Sendable {
             submission.submittedAt.addingTimeInterval(clockAllowance))
         for photo in submission.evidence {
             guard let capturedAt = photo.capture?.capturedAt else {
-                missing.append(.object(["photo": .string(photo.sha256.lowercased()), "missing": .string("capturedAt")]))
+                missing.append(
+                    .object(["photo": .string(photo.sha256.lowercased()), "missing": .string("capturedAt")]))
                 continue
             }
             let fact: Fact = .object([
@@ -434,7 +439,8 @@ struct EvidenceChecker: Sendable {
                 "capturedAtOffset": .optional(photo.capture?.capturedAtOffset),
                 "activityAt": .date(submission.activityAt), "submittedAt": .date(submission.submittedAt),
                 "windowHours": .number(policy.captureWindow / 3600),
-                "hoursFromActivity": .number(((capturedAt.timeIntervalSince(submission.activityAt)) / 36).rounded() / 100),
+                "hoursFromActivity": .number(
+                    ((capturedAt.timeIntervalSince(submission.activityAt)) / 36).rounded() / 100),
                 "afterSubmission": .bool(capturedAt > submission.submittedAt.addingTimeInterval(clockAllowance)),
             ])
             if capturedAt < earliest || capturedAt > latest { outside.append(fact) } else { compared.append(fact) }

@@ -45,7 +45,8 @@ struct EvidenceProxy: Sendable {
         guard http.statusCode == 200 else {
             throw ProblemDetails.status(
                 http.statusCode == 404 ? .notFound : (http.statusCode == 403 ? .forbidden : .badGateway),
-                detail: "Intake menolak permintaan foto (HTTP \(http.statusCode)). Intake refused the evidence request.")
+                detail: "Intake menolak permintaan foto (HTTP \(http.statusCode)). Intake refused the evidence request."
+            )
         }
         guard data.count <= Self.maxBytes else {
             throw ProblemDetails.status(.badGateway, detail: "Foto terlalu besar. Evidence too large.")

@@ -43,7 +43,9 @@ struct ReferenceData: Sendable {
         }
         if !roster.isEmpty {
             let entries = roster.sorted { $0.key < $1.key }
-            let locations = try entries.map { String(decoding: try ContractsJSON.encode($0.value.locations), as: UTF8.self) }
+            let locations = try entries.map {
+                String(decoding: try ContractsJSON.encode($0.value.locations), as: UTF8.self)
+            }
             try await connection.query(
                 """
                 INSERT INTO roster (nip, name, opd, active, locations, updated_at)

@@ -53,7 +53,8 @@ struct ReviewQueue: Sendable {
             case .alreadyDecided:
                 .conflict("Item ini sudah diputuskan. This item is already decided.", code: "ALREADY_DECIDED")
             case .leaseHeld:
-                .conflict("Item sedang ditinjau verifikator lain. Another verifier holds this item.", code: "LEASE_HELD")
+                .conflict(
+                    "Item sedang ditinjau verifikator lain. Another verifier holds this item.", code: "LEASE_HELD")
             case .notLeaseHolder:
                 .forbidden(
                     "Hanya pemegang klaim yang dapat memutuskan. Only the holder of the lease may do this.",
@@ -125,9 +126,12 @@ struct ReviewQueue: Sendable {
             id: try row.decode("id"), submissionId: try row.decode("submission_id"), trigger: try row.decode("trigger"),
             checks: try row.decode("checks"), state: try row.decode("effective_state"),
             createdAt: try row.decode("created_at"), ageSeconds: try row.decode("age_seconds", as: Int.self),
-            claimedBy: try row.decode("holder", as: String?.self), leaseExpiresAt: try row.decode("lease", as: Date?.self),
-            requiredApprovals: try row.decode("required_approvals", as: Int.self), approvals: try row.decode("approvals"),
-            outcome: try row.decode("outcome", as: String?.self), reasonCode: try row.decode("reason_code", as: String?.self),
+            claimedBy: try row.decode("holder", as: String?.self),
+            leaseExpiresAt: try row.decode("lease", as: Date?.self),
+            requiredApprovals: try row.decode("required_approvals", as: Int.self),
+            approvals: try row.decode("approvals"),
+            outcome: try row.decode("outcome", as: String?.self),
+            reasonCode: try row.decode("reason_code", as: String?.self),
             decidedBy: try row.decode("decided_by", as: String?.self),
             decidedAt: try row.decode("decided_at", as: Date?.self), nip: try row.decode("nip"),
             name: try row.decode("name", as: String?.self), opd: try row.decode("opd"),
@@ -233,7 +237,8 @@ struct ReviewQueue: Sendable {
                     """, binds: [id]))
         guard let row = rows.first else { throw Refusal.notFound }
         let item = try Self.item(row)
-        let evidence = try ContractsJSON.decode([EvidenceRef].self, from: Data(try row.decode("evidence", as: String.self).utf8))
+        let evidence = try ContractsJSON.decode(
+            [EvidenceRef].self, from: Data(try row.decode("evidence", as: String.self).utf8))
         let device = try row.decode("device", as: String?.self).map {
             try ContractsJSON.decode(GeoPoint.self, from: Data($0.utf8))
         }
@@ -255,7 +260,8 @@ struct ReviewQueue: Sendable {
         return Detail(
             item: item,
             submission: SubmissionFacts(
-                id: item.submissionId, nip: item.nip, name: item.name, opd: item.opd, program: try row.decode("program"),
+                id: item.submissionId, nip: item.nip, name: item.name, opd: item.opd,
+                program: try row.decode("program"),
                 activity: item.activity, place: item.place, activityAt: item.activityAt,
                 submittedAt: try row.decode("submitted_at"), quantity: item.quantity,
                 unit: try row.decode("unit", as: String?.self), note: try row.decode("note", as: String?.self),
@@ -484,7 +490,8 @@ struct ReviewQueue: Sendable {
                             activity: try row.decode("activity"), place: try row.decode("place"),
                             activityAt: try row.decode("activity_at"), quantity: try row.decode("quantity"),
                             decidedAt: now, decidedBy: verifier.nip, checks: checks,
-                            unit: try row.decode("unit", as: String?.self), name: try row.decode("name", as: String?.self),
+                            unit: try row.decode("unit", as: String?.self),
+                            name: try row.decode("name", as: String?.self),
                             submittedAt: try row.decode("submitted_at"), note: note, onAppeal: onAppeal,
                             method: "manual", reasonCodes: checks, fraud: false, appealable: false),
                         source: source)
@@ -586,7 +593,8 @@ struct ReviewQueue: Sendable {
                 "SELECT 1 FROM reviews WHERE submission_id = \(appeal.submissionId) AND trigger = 'appeal'")
             guard already.isEmpty else {
                 logger.warning(
-                    "Banding kedua untuk pengajuan yang sama diabaikan", metadata: ["submission": "\(appeal.submissionId)"])
+                    "Banding kedua untuk pengajuan yang sama diabaikan",
+                    metadata: ["submission": "\(appeal.submissionId)"])
                 continue
             }
             var excluded = Set<String>()

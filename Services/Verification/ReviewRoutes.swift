@@ -88,7 +88,9 @@ struct ReviewRoutes: Sendable {
             return try await evidence.fetch(sha, authorization: request.headers[.authorization] ?? "")
         }
         routes.get("/console/config.json") { _, _ in
-            try JSONResponse.make(["evidencePath": "/v1/evidence/", "leaseSeconds": "\(queue.lease.components.seconds)"])
+            try JSONResponse.make([
+                "evidencePath": "/v1/evidence/", "leaseSeconds": "\(queue.lease.components.seconds)",
+            ])
         }
     }
 
@@ -166,7 +168,8 @@ struct AuditTrail: Sendable {
         Entry(
             seq: try row.decode("seq"), submissionId: try row.decode("submission_id"),
             reviewId: try row.decode("review_id", as: UUID?.self), at: try row.decode("at"),
-            actor: try row.decode("actor"), kind: try row.decode("kind"), code: try row.decode("code", as: String?.self),
+            actor: try row.decode("actor"), kind: try row.decode("kind"),
+            code: try row.decode("code", as: String?.self),
             result: try row.decode("result", as: String?.self),
             details: try ContractsJSON.decode(Fact.self, from: Data(try row.decode("details", as: String.self).utf8)))
     }

@@ -27,7 +27,8 @@ struct CheckTests {
             #expect(Set(checks.keys) == Set(ReasonCode.allCases.filter { $0 != .reviewerRejected }.map(\.rawValue)))
             #expect(checks.values.allSatisfy { $0.result == "pass" }, "\(checks.values.filter { $0.result != "pass" })")
             let geofence = try #require(checks["OUTSIDE_GEOFENCE"])
-            guard case .array(let positions) = geofence.evidence["positions"], case .object(let first) = positions.first,
+            guard case .array(let positions) = geofence.evidence["positions"],
+                case .object(let first) = positions.first,
                 case .number(let distance) = first["distanceMeters"]
             else { Issue.record("no geofence evidence: \(geofence)"); return }
             #expect(distance < 5)
@@ -86,7 +87,8 @@ struct CheckTests {
             let base = UInt64(stored, radix: 16)!
             // Six bits flipped, two of them in one band: found. Seven bits: not, at the default distance 6.
             let near = String(format: "%016llx", base ^ (1 << 1 | 1 << 5 | 1 << 20 | 1 << 37 | 1 << 50 | 1 << 63))
-            let far = String(format: "%016llx", base ^ (1 << 2 | 1 << 9 | 1 << 21 | 1 << 33 | 1 << 44 | 1 << 55 | 1 << 61))
+            let far = String(
+                format: "%016llx", base ^ (1 << 2 | 1 << 9 | 1 << 21 | 1 << 33 | 1 << 44 | 1 << 55 | 1 << 61))
             let nearSubmission = VF.received(photos: [VF.photo(exif: VF.exif(), phash: near)])
             let farSubmission = VF.received(photos: [VF.photo(exif: VF.exif(), phash: far)])
             try await VF.check([nearSubmission, farSubmission], pool: pool)
@@ -94,7 +96,8 @@ struct CheckTests {
             let decision = try #require(try await VF.decision(nearSubmission.submissionId, pool: pool))
             #expect(decision.outcome == "review")
             #expect(decision.reasonCodes == ["NEAR_DUPLICATE_EVIDENCE"])
-            let check = try #require(try await VF.checks(nearSubmission.submissionId, pool: pool)["NEAR_DUPLICATE_EVIDENCE"])
+            let check = try #require(
+                try await VF.checks(nearSubmission.submissionId, pool: pool)["NEAR_DUPLICATE_EVIDENCE"])
             guard case .array(let matches) = check.evidence["matches"], case .object(let match) = matches.first else {
                 Issue.record("no evidence: \(check)")
                 return
@@ -150,7 +153,8 @@ struct CheckTests {
                 #expect(decision.outcome == "review")
                 #expect(decision.reasonCodes == ["CAPTURE_OUTSIDE_WINDOW"])
             }
-            let check = try #require(try await VF.checks(afterSubmit.submissionId, pool: pool)["CAPTURE_OUTSIDE_WINDOW"])
+            let check = try #require(
+                try await VF.checks(afterSubmit.submissionId, pool: pool)["CAPTURE_OUTSIDE_WINDOW"])
             guard case .array(let photos) = check.evidence["photos"], case .object(let photo) = photos.first else {
                 Issue.record("no evidence")
                 return
@@ -210,7 +214,8 @@ struct CheckTests {
             #expect(try await VF.decision(homeOK.submissionId, pool: pool)?.outcome == "approved")
             let check = try #require(try await VF.checks(farPhoto.submissionId, pool: pool)["OUTSIDE_GEOFENCE"])
             #expect(check.evidence["radiusMeters"] == .number(500))
-            guard case .array(let positions) = check.evidence["positions"], case .object(let position) = positions.first,
+            guard case .array(let positions) = check.evidence["positions"],
+                case .object(let position) = positions.first,
                 case .number(let distance) = position["distanceMeters"]
             else { Issue.record("no evidence"); return }
             #expect((4900...5100).contains(distance))
@@ -229,14 +234,20 @@ struct CheckTests {
             // 23:30 the same Jakarta day (16:30 UTC): still the same day.
             let lateEvening = VF.activityAt.addingTimeInterval(14.5 * 3600)
             let third = VF.received(
-                photos: [VF.photo(exif: VerificationPhotos.Exif(
-                    capturedAt: lateEvening, latitude: VF.office.latitude, longitude: VF.office.longitude))],
+                photos: [
+                    VF.photo(
+                        exif: VerificationPhotos.Exif(
+                            capturedAt: lateEvening, latitude: VF.office.latitude, longitude: VF.office.longitude))
+                ],
                 activityAt: lateEvening)
             // 00:30 the next Jakarta day: a new day.
             let nextDay = VF.activityAt.addingTimeInterval(15.5 * 3600)
             let fourth = VF.received(
-                photos: [VF.photo(exif: VerificationPhotos.Exif(
-                    capturedAt: nextDay, latitude: VF.office.latitude, longitude: VF.office.longitude))],
+                photos: [
+                    VF.photo(
+                        exif: VerificationPhotos.Exif(
+                            capturedAt: nextDay, latitude: VF.office.latitude, longitude: VF.office.longitude))
+                ],
                 activityAt: nextDay)
             try await VF.check([third, fourth], pool: pool)
             #expect(try await VF.decision(second.submissionId, pool: pool)?.outcome == "approved")
@@ -330,7 +341,8 @@ struct CheckTests {
             try await pool.withTransaction { try await VF.reference.handle([try VF.inbound(moved)], in: $0) }
             try await VF.seed(pool)  // the older enrolment arrives late
             let opd = try await pool.withConnection {
-                try await $0.query("SELECT opd FROM roster WHERE nip = \(VF.siti)").first?.decode("opd", as: String.self)
+                try await $0.query("SELECT opd FROM roster WHERE nip = \(VF.siti)").first?.decode(
+                    "opd", as: String.self)
             }
             #expect(opd == "DLH")
         }

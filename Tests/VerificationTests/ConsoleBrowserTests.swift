@@ -67,7 +67,8 @@ struct ConsoleBrowserTests {
                         [...document.querySelectorAll('img')].every(i => i.complete && i.naturalWidth === 16)
                         """, timeout: .seconds(15))
                     let nearResult = try await browser.evaluate(
-                        "return document.querySelector('#cek tr[data-code=\"NEAR_DUPLICATE_EVIDENCE\"]').dataset.result")
+                        "return document.querySelector('#cek tr[data-code=\"NEAR_DUPLICATE_EVIDENCE\"]').dataset.result"
+                    )
                     #expect(nearResult == "\"flag\"")
                     #expect(try await browser.text("#cek").contains("jarak 3"))
                     #expect(try await browser.text("#exif").contains("Samsung"))

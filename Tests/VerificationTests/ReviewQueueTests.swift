@@ -15,7 +15,8 @@ import Testing
 @Suite("Verification: review queue")
 struct ReviewQueueTests {
     /// A submission without EXIF by Siti (DINKES): it waits for review.
-    static func queued(_ pool: DatabasePool, _ submission: SubmissionReceived? = nil) async throws -> SubmissionReceived {
+    static func queued(_ pool: DatabasePool, _ submission: SubmissionReceived? = nil) async throws -> SubmissionReceived
+    {
         let submission = submission ?? VF.received(photos: [VF.photo(exif: nil)])
         try await VF.check([submission], pool: pool)
         return submission
@@ -220,7 +221,10 @@ struct ReviewQueueTests {
                     uri: "/v1/audit?submission=\(submission.submissionId.lowercased)", method: .get, headers: auditor)
                 #expect(bySubmission.status == .ok)
                 let entries = try #require(try VF.json(bySubmission)["entries"] as? [[String: Any]])
-                #expect(entries.map { $0["kind"] as? String } == ["checks", "review.enqueued", "decision", "review.claimed", "decision"])
+                #expect(
+                    entries.map { $0["kind"] as? String } == [
+                        "checks", "review.enqueued", "decision", "review.claimed", "decision",
+                    ])
                 #expect(entries.last?["actor"] as? String == VF.ani && entries.last?["result"] as? String == "approved")
 
                 let since = try await client.execute(

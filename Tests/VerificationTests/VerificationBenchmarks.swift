@@ -51,8 +51,10 @@ struct VerificationBenchmarks {
             var samples: [Duration] = []
             var found = 0
             try await pool.withConnection { connection in
-                let stored = try await connection.query("SELECT hash FROM perceptual_hashes ORDER BY random() LIMIT 200")
-                    .map { try $0.decode("hash", as: Int64.self) }
+                let stored = try await connection.query(
+                    "SELECT hash FROM perceptual_hashes ORDER BY random() LIMIT 200"
+                )
+                .map { try $0.decode("hash", as: Int64.self) }
                 for round in 0..<1200 {
                     // Every other lookup is 5 bits from a stored hash (a hit), the rest random (misses).
                     let probe =
@@ -149,7 +151,9 @@ struct VerificationBenchmarks {
                 let loadStart = ContinuousClock.now
                 try await publish([try CloudEvent(warmUp, from: .intake)])
                 #expect(await eventually(timeout: .seconds(600)) { await decided() >= 2 })
-                print("warm-up: \(Self.hashes) hashes loaded and one submission checked in \(ContinuousClock.now - loadStart)")
+                print(
+                    "warm-up: \(Self.hashes) hashes loaded and one submission checked in \(ContinuousClock.now - loadStart)"
+                )
 
                 let started = ContinuousClock.now
                 try await publish(submissions)
@@ -165,7 +169,8 @@ struct VerificationBenchmarks {
                 print("published \(count) submissions in \(published)")
                 print(
                     "checked \(count) submissions through the consumer with \(Self.hashes) stored hashes in "
-                        + "\(elapsed): \(Int(Double(count) / seconds)) submissions/s (\(outcomes.joined(separator: ", ")))")
+                        + "\(elapsed): \(Int(Double(count) / seconds)) submissions/s (\(outcomes.joined(separator: ", ")))"
+                )
             }
         }
     }

@@ -58,7 +58,8 @@ enum VF {
     // MARK: Reference data
 
     static func program(
-        sampleRate: Double = 0, fourEyes: Int = 50, window: Double = 48, geofence: Double = 500, nearDistance: Int? = nil
+        sampleRate: Double = 0, fourEyes: Int = 50, window: Double = 48, geofence: Double = 500,
+        nearDistance: Int? = nil
     ) -> ProgramPublished {
         ProgramPublished(
             program: "peduli-sampah", programVersion: "1", name: "Reward ASN Peduli Sampah",
@@ -81,7 +82,8 @@ enum VF {
             nip: nip, name: name, opd: opd, enrolledAt: Date(timeIntervalSince1970: 1_767_225_600),
             locations: [
                 RegisteredLocation(place: "office", latitude: office.latitude, longitude: office.longitude),
-                RegisteredLocation(place: "home", latitude: home.latitude, longitude: home.longitude, radiusMeters: 300),
+                RegisteredLocation(
+                    place: "home", latitude: home.latitude, longitude: home.longitude, radiusMeters: 300),
             ])
     }
 
@@ -222,7 +224,8 @@ enum VF {
     // MARK: HTTP
 
     static func token(_ nip: String, opd: String = "DLH", roles: [String] = ["verifier"]) async throws -> String {
-        try await TokenIssuer(hs256Secret: secret).token(nip: nip, name: "Petugas \(nip.suffix(3))", opd: opd, roles: roles)
+        try await TokenIssuer(hs256Secret: secret).token(
+            nip: nip, name: "Petugas \(nip.suffix(3))", opd: opd, roles: roles)
     }
 
     static func headers(_ token: String) -> HTTPFields {

@@ -32,12 +32,16 @@ struct VerificationWiringTests {
                 ]))
         func cleanUp() async {
             try? await admin.deleteQueues(
-                [probe.name, probe.deadLetterQueueName, queues.submissions, queues.submissions + ".dead",
-                 queues.reference, queues.reference + ".dead"])
+                [
+                    probe.name, probe.deadLetterQueueName, queues.submissions, queues.submissions + ".dead",
+                    queues.reference, queues.reference + ".dead",
+                ])
             try? await admin.deleteExchanges(["\(prefix).events"])
         }
         do {
-            try await withTestDatabaseURL(service: "verification", migrations: try verificationResources.allMigrations()) {
+            try await withTestDatabaseURL(
+                service: "verification", migrations: try verificationResources.allMigrations()
+            ) {
                 url in
                 var configuration = VF.configuration
                 configuration.databaseURL = url
@@ -56,8 +60,9 @@ struct VerificationWiringTests {
                     func publish(_ events: [CloudEvent]) async throws {
                         // The publisher connects in the background: retry until the broker confirms.
                         let sent = await eventually {
-                            guard let outcomes = try? await publisher.publish(
-                                events.map { OutgoingMessage(event: $0, exchange: exchange) })
+                            guard
+                                let outcomes = try? await publisher.publish(
+                                    events.map { OutgoingMessage(event: $0, exchange: exchange) })
                             else { return false }
                             return outcomes.count == events.count && outcomes.allSatisfy { $0 == .confirmed }
                         }
