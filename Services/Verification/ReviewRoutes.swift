@@ -27,6 +27,12 @@ struct ReviewRoutes: Sendable {
             try context.require(roles: [Roles.verifier])
             return try JSONResponse.make(try await queue.detail(try Self.id(context)))
         }
+        // The router prefers this literal path over `/v1/reviews/{id}`, so a GET here must say 405 itself.
+        routes.get("/v1/reviews/claim") { _, _ -> Response in
+            var headers = HTTPFields()
+            headers[.allow] = "POST"
+            throw HTTPError(.methodNotAllowed, headers: headers, message: "Metode GET tidak didukung.")
+        }
         routes.post("/v1/reviews/claim") { request, context in
             let verifier = try context.require(roles: [Roles.verifier])
             var request = request
