@@ -75,6 +75,30 @@ struct VerificationBenchmarks {
                 "near-duplicate lookup at \(Self.hashes) hashes: p50 \(p50), p99 \(p99), max \(samples.last!), "
                     + "hits \(found)/600")
             #expect(found == 600)
+
+            // The consumer's in-memory copy of the same index (what a batch uses).
+            let memory = PerceptualIndex()
+            let loadStart = ContinuousClock.now
+            try await pool.withConnection { try await memory.catchUp(in: $0) }
+            let loaded = ContinuousClock.now - loadStart
+            let probes = try await pool.withConnection { connection in
+                try await connection.query("SELECT hash FROM perceptual_hashes ORDER BY random() LIMIT 500")
+                    .map { try $0.decode("hash", as: Int64.self) ^ (1 << 3 | 1 << 19 | 1 << 20 | 1 << 40 | 1 << 62) }
+            }
+            var memorySamples: [Duration] = []
+            var memoryHits = 0
+            for probe in probes + probes.map({ $0 ^ 0x0F0F_0F0F }) {
+                let start = ContinuousClock.now
+                let matches = memory.lookup([probe], maxDistance: 6)
+                memorySamples.append(ContinuousClock.now - start)
+                if !matches.isEmpty { memoryHits += 1 }
+            }
+            memorySamples.sort()
+            print(
+                "in-memory lookup at \(memory.count) hashes (loaded in \(loaded)): "
+                    + "p50 \(memorySamples[memorySamples.count / 2]), p99 \(memorySamples[memorySamples.count * 99 / 100]), "
+                    + "hits \(memoryHits)/\(memorySamples.count) (half are 5 bits from a stored hash)")
+            #expect(memoryHits >= 500)
         }
     }
 
