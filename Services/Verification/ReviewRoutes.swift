@@ -93,11 +93,6 @@ struct ReviewRoutes: Sendable {
             }
             return try await evidence.fetch(sha, authorization: request.headers[.authorization] ?? "")
         }
-        routes.get("/console/config.json") { _, _ in
-            try JSONResponse.make([
-                "evidencePath": "/v1/evidence/", "leaseSeconds": "\(queue.lease.components.seconds)",
-            ])
-        }
     }
 
     private static func id(_ context: AuthenticatedRequestContext) throws -> UUID {

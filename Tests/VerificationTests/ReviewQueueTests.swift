@@ -271,4 +271,32 @@ struct ReviewQueueTests {
             }
         }
     }
+
+    @Test("the evidence proxy passes on only photos it checked, and says so when intake is not configured")
+    func evidenceProxyRefusals() async throws {
+        try await VF.withDatabase { pool in
+            try await VF.seed(pool)
+            let submission = try await Self.queued(pool)
+            let known = try #require(submission.evidence.first?.sha256)
+            let unknown = String(repeating: "ab", count: 32)
+            let headers = VF.headers(try await VF.token(VF.ani))
+            try await VF.withApp(pool, intakeURL: URL(string: "http://127.0.0.1:9")) { client in
+                let missing = try await client.execute(uri: "/v1/evidence/\(unknown)", method: .get, headers: headers)
+                #expect(missing.status == .notFound)
+                #expect(try VF.json(missing)["code"] as? String == "EVIDENCE_NOT_FOUND")
+                // Port 9 (discard) refuses connections: intake unreachable is a 502, not a 500.
+                let unreachable = try await client.execute(uri: "/v1/evidence/\(known)", method: .get, headers: headers)
+                #expect(unreachable.status == .badGateway)
+                let asn = try await client.execute(
+                    uri: "/v1/evidence/\(known)", method: .get,
+                    headers: VF.headers(try await VF.token(VF.budi, opd: "DISDIK", roles: ["asn"])))
+                #expect(asn.status == .forbidden)
+            }
+            try await VF.withApp(pool, intakeURL: nil) { client in
+                let unconfigured = try await client.execute(
+                    uri: "/v1/evidence/\(known)", method: .get, headers: headers)
+                #expect(unconfigured.status == .serviceUnavailable)
+            }
+        }
+    }
 }
