@@ -80,7 +80,7 @@ struct VerificationService {
             logger: logger
         )
         queue = ReviewQueue(pool: backbone.pool, lease: settings.lease, source: source, logger: logger)
-        app = verificationApp(
+        app = try verificationApp(
             configuration: configuration, logger: logger, pool: backbone.pool, queue: queue,
             intakeURL: settings.intakeURL, services: backbone.services, readinessChecks: backbone.readinessChecks)
     }
@@ -108,7 +108,7 @@ struct AppealHandler: Sendable {
 func verificationApp(
     configuration: ServiceConfiguration, logger: Logger, pool: DatabasePool, queue: ReviewQueue, intakeURL: URL?,
     services: [any Service] = [], readinessChecks: [String: @Sendable () async -> Bool] = [:]
-) -> ServiceApp {
+) throws -> ServiceApp {
     let routes = DecisionRoutes(pool: pool).collection()
     ReviewRoutes(queue: queue, evidence: EvidenceProxy(pool: pool, intakeURL: intakeURL)).add(to: routes)
     return ServiceApp(
@@ -117,7 +117,7 @@ func verificationApp(
         routes: routes,
         services: services,
         readinessChecks: readinessChecks,
-        openAPIDocument: (try? verificationResources.openAPIDocument()) ?? "",
+        openAPIDocument: try verificationResources.openAPIDocument(),
         publicDirectory: verificationResources.publicDirectory
     )
 }
