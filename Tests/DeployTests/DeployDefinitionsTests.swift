@@ -405,3 +405,64 @@ struct Definitions {
         return try JSONSerialization.data(withJSONObject: object)
     }
 }
+
+// MARK: - deploy/validate
+
+/// `deploy/validate` (compose.yaml, deploy/k8s, HAProxy, the Dockerfile against deploy/dev and the code) as part of
+/// the test suite. Needs docker-compose and python3-venv (Debian) and, the first time, PyPI for its pinned tools.
+@Suite(.serialized) struct DeployValidateTests {
+    /// Runs deploy/validate in `root`; returns its output and exit status.
+    static func validate(root: String) async throws -> (output: String, status: Int) {
+        let output = try await DevEnvironment.shellOffPool(
+            "cd '\(root)' && { bash deploy/validate 2>&1; echo \"exit-status=$?\"; }")
+        let status = output.split(separator: "\n").last.flatMap {
+            Int($0.replacingOccurrences(of: "exit-status=", with: ""))
+        }
+        return (output, status ?? -1)
+    }
+
+    @Test func theDeployFilesValidate() async throws {
+        let (output, status) = try await Self.validate(root: DevEnvironment.repositoryRoot.path)
+        let failures = output.split(separator: "\n").filter { $0.contains("FAIL") }.joined(separator: "\n")
+        #expect(status == 0, "deploy/validate failed:\n\(failures)\n\(output.suffix(1500))")
+        #expect(output.contains(" passed, 0 failed"))
+    }
+
+    /// The same checks on a copy whose compose.yaml publishes scoring on another port than deploy/dev and whose
+    /// verification Deployment lost its readiness probe: both must be reported.
+    @Test func aDriftedCopyFailsValidation() async throws {
+        let root = DevEnvironment.repositoryRoot
+        let copy = FileManager.default.temporaryDirectory.appendingPathComponent(TestBroker.uniqueName("deploy-copy"))
+        defer { try? FileManager.default.removeItem(at: copy) }
+        try FileManager.default.createDirectory(
+            at: copy.appendingPathComponent("Shared/ServiceSupport"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            at: copy.appendingPathComponent(".run"), withIntermediateDirectories: true)
+        for path in ["compose.yaml", "deploy", "Package.swift", "Shared/ServiceSupport/HealthRoutes.swift"] {
+            try FileManager.default.copyItem(
+                at: root.appendingPathComponent(path), to: copy.appendingPathComponent(path))
+        }
+        // The pinned tools installed by the first run, shared.
+        try FileManager.default.createSymbolicLink(
+            at: copy.appendingPathComponent(".run/deploy-venv"),
+            withDestinationURL: root.appendingPathComponent(".run/deploy-venv"))
+
+        let compose = copy.appendingPathComponent("compose.yaml")
+        let text = try String(contentsOf: compose, encoding: .utf8)
+        #expect(text.contains("\"8083:8083\""))
+        try text.replacingOccurrences(of: "\"8083:8083\"", with: "\"9083:8083\"").write(
+            to: compose, atomically: true, encoding: .utf8)
+        let deployment = copy.appendingPathComponent("deploy/k8s/base/verification/deployment.yaml")
+        let manifest = try String(contentsOf: deployment, encoding: .utf8)
+        try manifest.replacingOccurrences(of: "path: /health/ready", with: "path: /health/live").write(
+            to: deployment, atomically: true, encoding: .utf8)
+
+        _ = try await Self.validate(root: root.path)  // installs the tools if this test runs first
+        let (output, status) = try await Self.validate(root: copy.path)
+        #expect(status == 1, "\(output.suffix(1500))")
+        #expect(
+            output.contains("FAIL\u{1B}[0m scoring: published on port 8083 as in deploy/dev"), "\(output.suffix(1500))")
+        #expect(
+            output.contains("verification has probes, resources, Service, PDB, scaling, config, DB setup: readiness"))
+    }
+}
