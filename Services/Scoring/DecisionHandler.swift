@@ -78,7 +78,7 @@ struct DecisionHandler: Sendable {
         let programs = try await ProgramCatalog.currentPrograms(in: connection)
         let loaded = try await LedgerState.load(
             for: inputs.map(\.input), programs: Array(programs.values), in: connection)
-        let fresh = try await DecisionStore.record(inputs.map { ($0.input, $0.eventId, $0.name) }, in: connection)
+        let fresh = try await DecisionStore.record(inputs, in: connection)
 
         let simulator = LedgerSimulator(
             program: { code in ProgramCatalog.resolve(code, in: programs) }, campaigns: loaded.campaigns)

@@ -89,7 +89,7 @@ struct LedgerSimulator {
         var reasons: [UUID: String] = [:]
     }
 
-    func apply(_ input: DecisionInput, to state: inout ASNLedgerState, cause: String?, outcome: inout Outcome) {
+    func apply(_ input: DecisionInput, to state: inout ASNLedgerState, outcome: inout Outcome) {
         switch input {
         case .verified(let approval):
             award(approval, state: &state, outcome: &outcome)

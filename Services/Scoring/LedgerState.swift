@@ -48,15 +48,20 @@ enum LedgerState {
                    e.breakdown, e.rule_version, e.period, e.activity_at, e.recorded_at, e.reverses,
                    EXISTS (SELECT 1 FROM ledger_entries r WHERE r.reverses = e.id AND r.kind = 'reversal') AS reversed
             FROM ledger_entries e
-            WHERE e.nip = ANY(\(nips)::text[]) AND e.kind IN ('award', 'bonus')
-              AND ((e.activity_at >= \(low) AND e.activity_at < \(high))
-                   OR e.submission_id = ANY(\(findings + approvals)::uuid[]))
+            WHERE e.id IN (
+                SELECT id FROM ledger_entries
+                WHERE nip = ANY(\(nips)::text[]) AND kind IN ('award', 'bonus')
+                  AND activity_at >= \(low) AND activity_at < \(high)
+                UNION
+                SELECT id FROM ledger_entries
+                WHERE submission_id = ANY(\(findings + approvals)::uuid[]) AND kind IN ('award', 'bonus'))
             ORDER BY e.seq
             """,
             """
             SELECT nip, submission_id, activity_at FROM ledger_entries
             WHERE kind = 'penalty' AND nip = ANY(\(nips)::text[])
               AND (activity_at >= \(fraudLow) OR submission_id = ANY(\(findings)::uuid[]))
+            -- (few penalties per ASN: the (nip, period, seq) index finds them)
             ORDER BY seq
             """,
             """

@@ -193,7 +193,9 @@ enum ProgramCatalog {
         }
         if let policy = document.verification {
             if let rate = policy.auditSampleRate, !(0...1).contains(rate) {
-                add("verification.auditSampleRate", "verification.auditSampleRate: harus 0–1 / must be 0–1 (got \(rate))")
+                add(
+                    "verification.auditSampleRate",
+                    "verification.auditSampleRate: harus 0–1 / must be 0–1 (got \(rate))")
             }
             if let hours = policy.captureWindowHours, !(hours > 0) {
                 add("verification.captureWindowHours", "verification.captureWindowHours: harus > 0 / must be positive")
@@ -251,7 +253,9 @@ enum ProgramCatalog {
                 add("\(field).code", "\(at): kode kegiatan ganda / duplicate activity code '\(activity.code)'")
             }
             if !matches(activity.code, allowed: "abcdefghijklmnopqrstuvwxyz0123456789_") {
-                add("\(field).code", "\(at): kode harus huruf kecil, angka dan '_' / code must be lowercase, digits, '_'")
+                add(
+                    "\(field).code",
+                    "\(at): kode harus huruf kecil, angka dan '_' / code must be lowercase, digits, '_'")
             }
             if activity.name.trimmingCharacters(in: .whitespaces).isEmpty {
                 add("\(field).name", "\(at).name: wajib diisi / is required")
@@ -428,7 +432,8 @@ enum ProgramCatalog {
             }
         }
         var problems = check(root, allowed: ProgramVocabulary.documentKeys, at: "")
-        problems += check(root["verification"]?.mapping, allowed: ProgramVocabulary.verificationKeys, at: "verification.")
+        problems += check(
+            root["verification"]?.mapping, allowed: ProgramVocabulary.verificationKeys, at: "verification.")
         problems += check(root["streak"]?.mapping, allowed: ["bonuses"], at: "streak.")
         for (index, bonus) in (root["streak"]?.mapping?["bonuses"]?.sequence ?? []).enumerated() {
             problems += check(bonus.mapping, allowed: ["weeks", "points"], at: "streak.bonuses[\(index)].")

@@ -49,7 +49,10 @@ struct RosterValidator {
 
     /// Reads the header; errors name line 1.
     mutating func header(_ fields: [String]) -> [RosterRowError] {
-        let names = fields.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        // Spreadsheet programs often start the file with a byte-order mark.
+        let names = fields.map {
+            $0.trimmingCharacters(in: CharacterSet.whitespaces.union(["\u{FEFF}"])).lowercased()
+        }
         var errors: [RosterRowError] = []
         for (position, name) in names.enumerated() {
             if !Self.columns.contains(name) {
@@ -136,7 +139,8 @@ struct RosterValidator {
         case "true", "1", "": active = true
         case "false", "0": active = false
         default:
-            fail("active", "INVALID_ACTIVE", "nilai active harus true/false atau 1/0 / active must be true/false or 1/0")
+            fail(
+                "active", "INVALID_ACTIVE", "nilai active harus true/false atau 1/0 / active must be true/false or 1/0")
         }
         guard errors.isEmpty else { return .failure(RosterErrors(errors)) }
         return .success(

@@ -86,7 +86,7 @@ struct ScoringRoutes: Sendable {
         }
         return LedgerPage(
             entries: page.entries.map(PointsResponse.Entry.init),
-            nextCursor: page.entries.count == limit ? page.lastSeq.map(String.init) : nil)
+            nextCursor: page.entries.count == limit ? page.lastSeq.map { String($0) } : nil)
     }
 
     private func period(_ request: Request) throws -> Period? {

@@ -206,8 +206,9 @@ struct LedgerRulesTests {
                 payloads.append(F.verified(nip: nip, activityAt: F.jakarta(2026, 2, day, 9)))
                 payloads.append(F.verified(nip: nip, activityAt: F.jakarta(2026, 2, day, 10)))  // daily cap
                 payloads.append(
-                    F.verified(nip: nip, activity: "bank_sampah", quantity: Double(day) / 4,
-                               activityAt: F.jakarta(2026, 2, day, 11)))
+                    F.verified(
+                        nip: nip, activity: "bank_sampah", quantity: Double(day) / 4,
+                        activityAt: F.jakarta(2026, 2, day, 11)))
             }
         }
         let revoked = F.verified(nip: F.otherNIP, activity: "kerja_bakti", activityAt: F.jakarta(2026, 3, 2))

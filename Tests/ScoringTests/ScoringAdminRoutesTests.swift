@@ -69,7 +69,8 @@ struct ScoringAdminRoutesTests {
             // Other content under a stored version: 409.
             let conflict = try await client.execute(
                 uri: "/v1/programs/peduli-sampah", method: .put, headers: headers,
-                body: ByteBuffer(string: Self.version2.replacingOccurrences(of: "basePoints: 10", with: "basePoints: 11")))
+                body: ByteBuffer(
+                    string: Self.version2.replacingOccurrences(of: "basePoints: 10", with: "basePoints: 11")))
             #expect(conflict.status == .conflict)
 
             let reader = try await F.bearer()
@@ -99,14 +100,18 @@ struct ScoringAdminRoutesTests {
         "a bad program file gets a 422 naming line, column and field",
         arguments: [
             // Line numbers of deploy/programs/peduli-sampah.yaml.
-            BadProgram(original: "    basePoints: 15\n", replacement: "    basePoint: 15\n",
-                       field: "activities[1].basePoint", line: 0),
-            BadProgram(original: "    basePoints: 20\n", replacement: "    basePoints: dua puluh\n",
-                       field: "activities[3].basePoints", line: 0),
-            BadProgram(original: "    basePoints: 25\n", replacement: "    basePoints: -25\n",
-                       field: "activities[5].basePoints", line: 0),
-            BadProgram(original: "    places: [home]\n", replacement: "    places: [home, pasar]\n",
-                       field: "activities[5].places[1]", line: 0),
+            BadProgram(
+                original: "    basePoints: 15\n", replacement: "    basePoint: 15\n",
+                field: "activities[1].basePoint", line: 0),
+            BadProgram(
+                original: "    basePoints: 20\n", replacement: "    basePoints: dua puluh\n",
+                field: "activities[3].basePoints", line: 0),
+            BadProgram(
+                original: "    basePoints: 25\n", replacement: "    basePoints: -25\n",
+                field: "activities[5].basePoints", line: 0),
+            BadProgram(
+                original: "    places: [home]\n", replacement: "    places: [home, pasar]\n",
+                field: "activities[5].places[1]", line: 0),
         ])
     func badProgram(_ bad: BadProgram) async throws {
         let yaml = Self.version2.replacingOccurrences(of: bad.original, with: bad.replacement)
@@ -233,14 +238,16 @@ struct ScoringAdminRoutesTests {
             for index in 0..<20_000 {
                 let serial = String(format: "%03d", index % 999 + 1)
                 let year = 1960 + index / 999 % 40
-                csv += "\(year)0101\(year + 25)01\(index % 2 + 1)\(serial),ASN \(index),OPD\(index % 40),,"
+                csv +=
+                    "\(year)0101\(year + 25)01\(index % 2 + 1)\(serial),ASN \(index),OPD\(index % 40),,"
                     + "0812\(String(format: "%08d", index)),,-6.99,110.42,,,true\n"
             }
             let response = try await Self.postRoster(client, csv)
             #expect(response.status == .ok, "\(String(buffer: response.body).prefix(500))")
             #expect(try Self.object(response)["enrolled"] as? Int == 20_000)
             #expect(try await F.count("SELECT count(*) FROM roster", pool: pool) == 20_000)
-            #expect(try await F.count("SELECT count(*) FROM outbox WHERE type LIKE '%asn.enrolled%'", pool: pool) == 20_000)
+            #expect(
+                try await F.count("SELECT count(*) FROM outbox WHERE type LIKE '%asn.enrolled%'", pool: pool) == 20_000)
         }
     }
 

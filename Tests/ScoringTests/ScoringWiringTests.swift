@@ -81,11 +81,13 @@ struct ScoringWiringTests {
                     }
                 }
                 let done = await eventually(timeout: .seconds(120)) {
-                    (try? await F.count("SELECT count(*) FROM decision_inputs", pool: pool)) == 301
-                        && (try? await F.count("SELECT count(*) FROM inbox", pool: pool)) == events.count
+                    let inputs = try? await F.count("SELECT count(*) FROM decision_inputs", pool: pool)
+                    let consumed = try? await F.count("SELECT count(*) FROM inbox", pool: pool)
+                    return inputs == 301 && consumed == events.count
                 }
                 #expect(done)
-                #expect(try await F.count("SELECT count(*) FROM ledger_entries WHERE kind = 'award'", pool: pool) == 300)
+                #expect(
+                    try await F.count("SELECT count(*) FROM ledger_entries WHERE kind = 'award'", pool: pool) == 300)
                 // The revocation either reversed the award or (had it overtaken the approval) left it at 0 points.
                 #expect(
                     try await F.count(

@@ -43,7 +43,9 @@ ALTER TABLE ledger_entries ALTER COLUMN program_version DROP NOT NULL;
 
 CREATE UNIQUE INDEX ledger_entries_one_penalty ON ledger_entries (submission_id) WHERE kind = 'penalty';
 CREATE UNIQUE INDEX ledger_entries_one_bonus ON ledger_entries (submission_id) WHERE kind = 'bonus';
-CREATE INDEX ledger_entries_asn_activity ON ledger_entries (nip, activity_at) WHERE kind = 'award';
+-- The rules' view of an ASN around a batch: credits by activity time, entries by submission.
+CREATE INDEX ledger_entries_asn_credits ON ledger_entries (nip, activity_at) WHERE kind IN ('award', 'bonus');
+CREATE INDEX ledger_entries_submission ON ledger_entries (submission_id);
 CREATE INDEX ledger_entries_reverses ON ledger_entries (reverses) WHERE reverses IS NOT NULL;
 
 -- Campaign multipliers (DESIGN §4): a time window in which approved activities earn more. Overlapping campaigns
