@@ -3,6 +3,7 @@ import Contracts
 import Database
 import Eventing
 import Foundation
+import Logging
 import ServiceLifecycle
 import ServiceSupport
 import TestSupport
@@ -54,10 +55,13 @@ struct ScoringWiringTests {
             var configuration = F.configuration(databaseURL: url)
             configuration.amqpURL = try TestBroker.url()
             configuration.eventsExchange = "\(prefix).events"
+            // Quiet: the services' own events (points.awarded, …) have no queue on this test exchange.
+            var logger = F.logger
+            logger.logLevel = .critical
             let first = try ScoringService(
-                configuration: configuration, logger: F.logger, programsDirectory: directory, decisionsQueue: queue)
+                configuration: configuration, logger: logger, programsDirectory: directory, decisionsQueue: queue)
             let second = try ScoringService(
-                configuration: configuration, logger: F.logger, programsDirectory: directory, decisionsQueue: queue)
+                configuration: configuration, logger: logger, programsDirectory: directory, decisionsQueue: queue)
             try await first.prepare()
             try await second.prepare()
             let pool = first.backbone.pool
