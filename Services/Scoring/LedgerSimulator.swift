@@ -68,6 +68,8 @@ struct ASNLedgerState: Sendable {
     var bans: [Range<Date>] = []
     /// Submissions whose approval was revoked.
     var revoked: Set<UUID> = []
+    /// ISO weeks (``JakartaCalendar/weekIndex(_:)``) with approved work before the loaded credits' window.
+    var activeWeeks: Set<Int> = []
 }
 
 /// Applies decisions to an ASN's ledger state under the rules, producing the entries to append.
@@ -83,7 +85,7 @@ struct LedgerSimulator {
         var bans: [EarningBan] = []
         /// Entry id → the ASN's name (for events).
         var names: [UUID: String] = [:]
-        /// Penalty entry id → ban end (for `penalty.applied`), and reversal id → reason code.
+        /// Penalty entry id → the end of the ban in force after it (for `penalty.applied`); entry id → reason.
         var banUntil: [UUID: Date] = [:]
         var reasonCodes: [UUID: String] = [:]
         var reasons: [UUID: String] = [:]
@@ -139,7 +141,7 @@ struct LedgerSimulator {
 
         // Streak: the first approved work of an ISO week that completes a run of a configured length.
         if let streak = document?.streak, computation.points > 0 {
-            let active = Set(
+            let active = state.activeWeeks.union(
                 state.credits.filter { $0.entry.kind == .award && !$0.reversed && $0.entry.points > 0 }.map {
                     JakartaCalendar.weekIndex($0.entry.activityAt)
                 })
@@ -202,6 +204,11 @@ struct LedgerSimulator {
                         detail: "\(count) temuan kecurangan dalam \(rule.withinDays) hari: tidak memperoleh poin "
                             + "sampai \(PointsRules.jakartaText(range.upperBound)) / earning banned"))
             }
+        }
+        // Every penalty.applied carries the ban in force (if any), so a consumer keeping only the latest value
+        // never lifts a running ban early.
+        if let until = state.bans.filter({ $0.contains(finding.decidedAt) }).map(\.upperBound).max() {
+            outcome.banUntil[entry.id] = until
         }
         var penalty = entry
         penalty.breakdown = breakdown

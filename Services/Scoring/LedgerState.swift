@@ -9,7 +9,8 @@ enum LedgerState {
         var campaigns: [Campaign]
     }
 
-    /// The ASNs' credits around the batch's activity times (caps: ±8 days; streaks: the longest run back), their
+    /// The ASNs' credits around the batch's activity times (caps: ±8 days) and the weeks with approved work before
+    /// that (streaks: the longest run back), their
     /// fraud findings within the longest ban window, their bans, the revocations of the batch's approvals, and the
     /// campaigns overlapping the batch.
     static func load(for inputs: [DecisionInput], programs: [ProgramDocument], in connection: DatabaseConnection)
@@ -36,6 +37,7 @@ enum LedgerState {
         let longestBanWindow = programs.map { $0.fraud?.ban?.withinDays ?? 0 }.max() ?? 0
         let now = Date()
         let low = (activityTimes.min() ?? now).addingTimeInterval(-max(8, Double(longestStreak + 1) * 7) * day)
+        let capLow = (activityTimes.min() ?? now).addingTimeInterval(-8 * day)
         let high = (activityTimes.max() ?? now).addingTimeInterval(8 * day)
         let fraudLow = (decisionTimes.min() ?? now).addingTimeInterval(-Double(longestBanWindow + 1) * day)
         let banLow = (decisionTimes.min() ?? now).addingTimeInterval(-day)
@@ -43,19 +45,31 @@ enum LedgerState {
         let campaignHigh = (activityTimes.max() ?? now).addingTimeInterval(1)
 
         let results = try await connection.pipeline([
+            // Credits near the batch (caps) and those of the batch's submissions (reversals), without their
+            // breakdowns (the rules never read them back).
             """
             SELECT e.id, e.nip, e.opd, e.submission_id, e.program, e.program_version, e.activity, e.kind, e.points,
-                   e.breakdown, e.rule_version, e.period, e.activity_at, e.recorded_at, e.reverses,
+                   '[]'::jsonb AS breakdown, e.rule_version, e.period, e.activity_at, e.recorded_at, e.reverses,
                    EXISTS (SELECT 1 FROM ledger_entries r WHERE r.reverses = e.id AND r.kind = 'reversal') AS reversed
             FROM ledger_entries e
             WHERE e.id IN (
                 SELECT id FROM ledger_entries
                 WHERE nip = ANY(\(nips)::text[]) AND kind IN ('award', 'bonus')
-                  AND activity_at >= \(low) AND activity_at < \(high)
+                  AND activity_at >= \(capLow) AND activity_at < \(high)
                 UNION
                 SELECT id FROM ledger_entries
                 WHERE submission_id = ANY(\(findings + approvals)::uuid[]) AND kind IN ('award', 'bonus'))
             ORDER BY e.seq
+            """,
+            // Earlier weeks with approved work (streaks): only their ISO week numbers (see JakartaCalendar).
+            """
+            SELECT DISTINCT e.nip,
+                   floor((floor((extract(epoch FROM e.activity_at) + 25200) / 86400) - 4) / 7)::int8 AS week
+            FROM ledger_entries e
+            WHERE e.nip = ANY(\(nips)::text[]) AND e.kind = 'award' AND e.points > 0
+              AND e.activity_at >= \(low) AND e.activity_at < \(capLow)
+              AND e.submission_id <> ALL(\(findings)::uuid[])
+              AND NOT EXISTS (SELECT 1 FROM ledger_entries r WHERE r.reverses = e.id AND r.kind = 'reversal')
             """,
             """
             SELECT nip, submission_id, activity_at FROM ledger_entries
@@ -84,19 +98,22 @@ enum LedgerState {
                 (entry, try row.decode("reversed", as: Bool.self)))
         }
         for row in results[1] {
+            states[try row.decode("nip"), default: ASNLedgerState()].activeWeeks.insert(try row.decode("week"))
+        }
+        for row in results[2] {
             let nip: String = try row.decode("nip")
             states[nip, default: ASNLedgerState()].penalized.insert(try row.decode("submission_id"))
             states[nip, default: ASNLedgerState()].fraudTimes.append(try row.decode("activity_at"))
         }
-        for row in results[2] {
+        for row in results[3] {
             let nip: String = try row.decode("nip")
             let range: Range<Date> = try row.decode("starts_at", as: Date.self)..<row.decode("ends_at", as: Date.self)
             states[nip, default: ASNLedgerState()].bans.append(range)
         }
-        for row in results[3] {
+        for row in results[4] {
             states[try row.decode("nip"), default: ASNLedgerState()].revoked.insert(try row.decode("submission_id"))
         }
-        return Loaded(states: states, campaigns: try results[4].map(Campaigns.campaign))
+        return Loaded(states: states, campaigns: try results[5].map(Campaigns.campaign))
     }
 
     /// Records bans started by penalties just appended.

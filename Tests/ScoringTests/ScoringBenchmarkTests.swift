@@ -64,25 +64,31 @@ struct ScoringBenchmarkTests {
             uri: "/v1/roster", method: .post, headers: headers, body: ByteBuffer(string: csv))
         let rosterTime = clock.now - rosterStart
         #expect(roster.status == .ok)
+        print("SCORING BENCHMARK roster import, \(Self.asnCount) rows: \(Self.seconds(rosterTime)) s")
 
         // 2. 1,000,000 ledger entries (50 awards per ASN over 2026-Q1), written by SQL.
         let seedStart = clock.now
-        try await pool.withConnection { connection in
-            try await connection.query(
-                """
-                INSERT INTO ledger_entries (id, nip, opd, submission_id, program, program_version, activity, kind,
-                                            points, breakdown, rule_version, period, activity_at)
-                SELECT gen_random_uuid(), r.nip, r.opd, gen_random_uuid(), 'peduli-sampah', 1, 'kurangi_plastik',
-                       'award', 5, '[{"kind":"base","points":5}]'::jsonb, 'peduli-sampah@1', '2026-Q1',
-                       timestamptz '2026-01-01 09:00+07' + (g * interval '36 hours')
-                FROM roster r CROSS JOIN generate_series(0, \(Self.entriesPerASN - 1)) AS g
-                """
-            )
-            try await connection.execute(unsafeSQL: "ANALYZE ledger_entries")
+        // In statements of 1,000 ASN (50,000 rows) each, under the statement timeout.
+        for offset in stride(from: 0, to: Self.asnCount, by: 1000) {
+            try await pool.withConnection { connection in
+                try await connection.query(
+                    """
+                    INSERT INTO ledger_entries (id, nip, opd, submission_id, program, program_version, activity, kind,
+                                                points, breakdown, rule_version, period, activity_at)
+                    SELECT gen_random_uuid(), r.nip, r.opd, gen_random_uuid(), 'peduli-sampah', 1, 'kurangi_plastik',
+                           'award', 5, '[{"kind":"base","points":5}]'::jsonb, 'peduli-sampah@1', '2026-Q1',
+                           timestamptz '2026-01-01 09:00+07' + (g * interval '36 hours')
+                    FROM (SELECT nip, opd FROM roster ORDER BY nip OFFSET \(offset) LIMIT 1000) AS r
+                    CROSS JOIN generate_series(0, \(Self.entriesPerASN - 1)) AS g
+                    """
+                )
+            }
         }
+        try await pool.withConnection { try await $0.execute(unsafeSQL: "ANALYZE") }
         let seedTime = clock.now - seedStart
         let entries = try await F.count("SELECT count(*) FROM ledger_entries", pool: pool)
         #expect(entries == Self.asnCount * Self.entriesPerASN)
+        print("SCORING BENCHMARK seeded \(entries) ledger entries in \(Self.seconds(seedTime)) s")
 
         // 3. Decisions through the handler in inbox-sized batches (200), one transaction each, as the consumer
         // applies them (without the broker): approvals spread over the city, in March.

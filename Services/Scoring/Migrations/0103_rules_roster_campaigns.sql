@@ -46,6 +46,7 @@ CREATE UNIQUE INDEX ledger_entries_one_bonus ON ledger_entries (submission_id) W
 -- The rules' view of an ASN around a batch: credits by activity time, entries by submission.
 CREATE INDEX ledger_entries_asn_credits ON ledger_entries (nip, activity_at) WHERE kind IN ('award', 'bonus');
 CREATE INDEX ledger_entries_submission ON ledger_entries (submission_id);
+CREATE INDEX ledger_entries_asn_penalties ON ledger_entries (nip, activity_at) WHERE kind = 'penalty';
 CREATE INDEX ledger_entries_reverses ON ledger_entries (reverses) WHERE reverses IS NOT NULL;
 
 -- Campaign multipliers (DESIGN §4): a time window in which approved activities earn more. Overlapping campaigns
