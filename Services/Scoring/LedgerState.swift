@@ -48,18 +48,14 @@ enum LedgerState {
             // Credits near the batch (caps) and those of the batch's submissions (reversals), without their
             // breakdowns (the rules never read them back).
             """
-            SELECT e.id, e.nip, e.opd, e.submission_id, e.program, e.program_version, e.activity, e.kind, e.points,
-                   '[]'::jsonb AS breakdown, e.rule_version, e.period, e.activity_at, e.recorded_at, e.reverses,
-                   EXISTS (SELECT 1 FROM ledger_entries r WHERE r.reverses = e.id AND r.kind = 'reversal') AS reversed
-            FROM ledger_entries e
-            WHERE e.id IN (
-                SELECT id FROM ledger_entries
-                WHERE nip = ANY(\(nips)::text[]) AND kind IN ('award', 'bonus')
-                  AND activity_at >= \(capLow) AND activity_at < \(high)
-                UNION
-                SELECT id FROM ledger_entries
-                WHERE submission_id = ANY(\(findings + approvals)::uuid[]) AND kind IN ('award', 'bonus'))
-            ORDER BY e.seq
+            SELECT * FROM (
+                SELECT \(unsafeSQL: creditColumns) FROM ledger_entries e
+                WHERE e.nip = ANY(\(nips)::text[]) AND e.kind IN ('award', 'bonus')
+                  AND e.activity_at >= \(capLow) AND e.activity_at < \(high)
+                UNION ALL
+                SELECT \(unsafeSQL: creditColumns) FROM ledger_entries e
+                WHERE e.submission_id = ANY(\(findings + approvals)::uuid[]) AND e.kind IN ('award', 'bonus')
+            ) AS credits ORDER BY seq
             """,
             // Earlier weeks with approved work (streaks): only their ISO week numbers (see JakartaCalendar).
             """
@@ -92,8 +88,11 @@ enum LedgerState {
             """,
         ])
         var states: [String: ASNLedgerState] = [:]
+        var seen: Set<UUID> = []
         for row in results[0] {
-            let entry = try PointsLedger.entry(row)
+            let entry = try PointsLedger.entry(row, breakdown: false)
+            // An entry both near the batch and of one of its submissions comes twice.
+            guard seen.insert(entry.id).inserted else { continue }
             states[entry.nip, default: ASNLedgerState()].credits.append(
                 (entry, try row.decode("reversed", as: Bool.self)))
         }
@@ -115,6 +114,12 @@ enum LedgerState {
         }
         return Loaded(states: states, campaigns: try results[5].map(Campaigns.campaign))
     }
+
+    private static let creditColumns = """
+        e.id, e.seq, e.nip, e.opd, e.submission_id, e.program, e.program_version, e.activity, e.kind, e.points,
+        e.rule_version, e.period, e.activity_at, e.recorded_at, e.reverses,
+        EXISTS (SELECT 1 FROM ledger_entries r WHERE r.reverses = e.id AND r.kind = 'reversal') AS reversed
+        """
 
     /// Records bans started by penalties just appended.
     static func recordBans(_ bans: [EarningBan], in connection: DatabaseConnection) async throws {

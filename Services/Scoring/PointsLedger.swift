@@ -161,6 +161,11 @@ enum PointsLedger {
         """
 
     static func entry(_ row: PostgresRow) throws -> LedgerEntry {
+        try entry(row, breakdown: true)
+    }
+
+    /// An entry from a row; without decoding `breakdown` (left empty) when `breakdown` is false.
+    static func entry(_ row: PostgresRow, breakdown: Bool) throws -> LedgerEntry {
         let kind: String = try row.decode("kind")
         return LedgerEntry(
             id: try row.decode("id"),
@@ -172,7 +177,7 @@ enum PointsLedger {
             activity: try row.decode("activity"),
             kind: LedgerEntry.Kind(rawValue: kind) ?? .award,
             points: try row.decode("points"),
-            breakdown: try row.decode("breakdown", as: PostgresJSON<[PointsComponent]>.self).value,
+            breakdown: breakdown ? try row.decode("breakdown", as: PostgresJSON<[PointsComponent]>.self).value : [],
             ruleVersion: try row.decode("rule_version"),
             period: try row.decode("period"),
             activityAt: try row.decode("activity_at"),
