@@ -100,12 +100,29 @@ struct ScoringBenchmarkTests {
                     nip: Self.nip((index * 7919) % Self.asnCount), activity: "pilah_sampah",
                     activityAt: F.jakarta(2026, 3, 2 + index % 20, 8 + index % 10)))
         }
+        // First half by one consumer, second half by two competing consumers (two connections).
+        let half = decisions / 2
         let decisionsStart = clock.now
-        for start in stride(from: 0, to: decisions, by: 200) {
-            let batch = Array(events[start..<min(decisions, start + 200)])
+        for start in stride(from: 0, to: half, by: 200) {
+            let batch = Array(events[start..<min(half, start + 200)])
             try await pool.withTransaction { connection in try await handler.handle(batch, in: connection) }
         }
         let decisionsTime = clock.now - decisionsStart
+        let competingStart = clock.now
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for worker in 0..<2 {
+                group.addTask {
+                    for start in stride(from: half + worker * 200, to: decisions, by: 400) {
+                        let batch = Array(events[start..<min(decisions, start + 200)])
+                        try await pool.withTransaction { connection in
+                            try await handler.handle(batch, in: connection)
+                        }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let competingTime = clock.now - competingStart
         #expect(try await F.count("SELECT count(*) FROM decision_inputs", pool: pool) == decisions)
 
         // 4. GET /v1/asn/{nip}/points for random ASNs, one at a time, through the router.
@@ -127,8 +144,11 @@ struct ScoringBenchmarkTests {
             SCORING BENCHMARK (debug build, shared 2-core machine)
               roster import, \(Self.asnCount) rows, one request: \(String(format: "%.2f", Self.seconds(rosterTime))) s
               seed \(entries) ledger entries (SQL): \(String(format: "%.1f", Self.seconds(seedTime))) s
-              decisions through the handler: \(decisions) in \(String(format: "%.2f", Self.seconds(decisionsTime))) s \
-            = \(Int(Double(decisions) / Self.seconds(decisionsTime)))/s (batches of 200)
+              decisions through the handler, one consumer: \(half) in \(String(format: "%.2f", Self.seconds(decisionsTime))) s \
+            = \(Int(Double(half) / Self.seconds(decisionsTime)))/s (batches of 200)
+              decisions through the handler, two competing consumers: \(decisions - half) in \
+            \(String(format: "%.2f", Self.seconds(competingTime))) s \
+            = \(Int(Double(decisions - half) / Self.seconds(competingTime)))/s
               GET /v1/asn/{nip}/points: p50 \(String(format: "%.2f", p50)) ms, p99 \(String(format: "%.2f", p99)) ms \
             (2000 sequential requests, in-process router)
             """)
