@@ -1,5 +1,6 @@
 import Contracts
 import Database
+import Eventing
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -22,6 +23,8 @@ struct ScoringRoutes: Sendable {
         routes.get("/v1/roster/:nip") { request, context in try await rosterRecord(request, context) }
         routes.post("/v1/campaigns") { request, context in try await createCampaign(request, context) }
         routes.get("/v1/campaigns") { _, context in try await campaigns(context) }
+        routes.post("/v1/campaigns/:id/stop") { request, context in try await stopCampaign(request, context) }
+        routes.post("/v1/programs/:code/republish") { request, context in try await republish(request, context) }
         routes.post("/v1/recompute") { request, context in try await recompute(request, context) }
         return routes
     }
@@ -289,9 +292,46 @@ struct ScoringRoutes: Sendable {
 
     /// `GET /v1/campaigns` (scoring-admin, operator, auditor).
     private func campaigns(_ context: AuthenticatedRequestContext) async throws -> CampaignList {
-        try context.require(roles: [Roles.scoringAdmin, Role.operator.rawValue])
+        try context.require(roles: [Roles.scoringAdmin, Role.operator.rawValue, Roles.auditor])
         let campaigns = try await pool.withConnection { try await Campaigns.all(in: $0) }
         return CampaignList(campaigns: campaigns.map(CampaignView.init))
+    }
+
+    /// `POST /v1/campaigns/{id}/stop` (scoring-admin, operator): ends a campaign now; decisions from now on no
+    /// longer get its multiplier. A campaign that has already ended is answered as it is.
+    private func stopCampaign(_ request: Request, _ context: AuthenticatedRequestContext) async throws -> CampaignView {
+        try context.require(roles: [Roles.scoringAdmin, Role.operator.rawValue])
+        guard let id = UUID(uuidString: try context.parameters.require("id")) else {
+            throw ProblemDetails.notFound("Kampanye tidak ditemukan. Campaign not found.", code: "CAMPAIGN_NOT_FOUND")
+        }
+        let stopped = try await pool.withConnection { connection in
+            try await connection.query(
+                """
+                UPDATE campaigns SET ends_at = GREATEST(starts_at, LEAST(ends_at, now())) WHERE id = \(id)
+                RETURNING \(unsafeSQL: Campaigns.columns)
+                """
+            ).map(Campaigns.campaign).first
+        }
+        guard let stopped else {
+            throw ProblemDetails.notFound("Kampanye tidak ditemukan. Campaign not found.", code: "CAMPAIGN_NOT_FOUND")
+        }
+        return CampaignView(stopped)
+    }
+
+    /// `POST /v1/programs/{code}/republish` (scoring-admin, operator): publishes the current version's
+    /// `program.published` again, through the outbox, for a consumer added after it was first published.
+    private func republish(_ request: Request, _ context: AuthenticatedRequestContext) async throws -> Response {
+        try context.require(roles: [Roles.scoringAdmin, Role.operator.rawValue])
+        let code = try context.parameters.require("code")
+        guard let stored = try await ProgramCatalog.find(code, pool: pool) else {
+            throw ProblemDetails.notFound("Program '\(code)' tidak ditemukan.", code: "PROGRAM_NOT_FOUND")
+        }
+        try await pool.withTransaction { connection in
+            try await Outbox.enqueue(
+                stored.document.published(at: stored.appliedAt), source: ServiceName.scoring.eventSource,
+                in: connection)
+        }
+        return try Self.json(ProgramView(stored), status: .accepted)
     }
 
     // MARK: Recompute

@@ -63,6 +63,14 @@ struct ScoringAdminRoutesTests {
             #expect(again.status == .ok)
             let published = try await F.outbox(ProgramPublished.self, pool: pool)
             #expect(published.map(\.programVersion) == ["1", "2"])
+            // Republishing enqueues the current version once more, for a consumer added later.
+            let republished = try await client.execute(
+                uri: "/v1/programs/peduli-sampah/republish", method: .post, headers: try await Self.admin())
+            #expect(republished.status == .accepted)
+            #expect(try await F.outbox(ProgramPublished.self, pool: pool).map(\.programVersion) == ["1", "2", "2"])
+            let unknown = try await client.execute(
+                uri: "/v1/programs/memancing/republish", method: .post, headers: try await Self.admin())
+            #expect(unknown.status == .notFound)
             #expect(published.last?.maxClaimAgeDays == 7)
             #expect(published.last?.verification?.nearDuplicateDistance == 6)
             #expect(published.last?.activity("bank_sampah")?.minQuantity == 0.1)
@@ -278,6 +286,30 @@ struct ScoringAdminRoutesTests {
             let refused = try await client.execute(
                 uri: "/v1/campaigns", method: .post, headers: asn, body: ByteBuffer(string: body))
             #expect(refused.status == .forbidden)
+
+            // Stopping ends it now: endsAt moves back to now (never before its start), and a second stop keeps it.
+            let running = """
+                {"name":"Pekan Kompos","multiplier":1.5,"startsAt":"2026-01-01T00:00:00+07:00",
+                 "endsAt":"2099-01-01T00:00:00+07:00"}
+                """
+            let started = try await client.execute(
+                uri: "/v1/campaigns", method: .post, headers: headers, body: ByteBuffer(string: running))
+            let runningId = try #require(try Self.object(started)["id"] as? String)
+            let stopped = try await client.execute(
+                uri: "/v1/campaigns/\(runningId)/stop", method: .post, headers: try await Self.admin())
+            #expect(stopped.status == .ok)
+            let endsAt = try #require(try Self.object(stopped)["endsAt"] as? String)
+            #expect(try #require(RFC3339.parse(endsAt)) <= Date())
+            let again = try await client.execute(
+                uri: "/v1/campaigns/\(runningId)/stop", method: .post, headers: try await Self.admin())
+            #expect(try Self.object(again)["endsAt"] as? String == endsAt)
+            let missing = try await client.execute(
+                uri: "/v1/campaigns/\(UUID().uuidString.lowercased())/stop", method: .post,
+                headers: try await Self.admin())
+            #expect(missing.status == .notFound)
+            let asnStop = try await client.execute(
+                uri: "/v1/campaigns/\(runningId)/stop", method: .post, headers: try await F.bearer())
+            #expect(asnStop.status == .forbidden)
         }
     }
 
