@@ -11,9 +11,14 @@ import Foundation
 ///
 /// ```swift
 /// let browser = try await HeadlessChromium.launch(width: 412, height: 915)
-/// defer { Task { await browser.quit() } }
 /// try await browser.open("http://127.0.0.1:\(port)/")
 /// try await browser.waitUntil("document.querySelector('#list li') !== null")
+/// await browser.quit()
+/// ```
+///
+/// A chromedriver whose test process ends without `quit()` is killed by a watchdog within a second.
+///
+/// ```swift
 /// ```
 package final class HeadlessChromium: Sendable {
     private let driverURL: String
@@ -42,7 +47,11 @@ package final class HeadlessChromium: Sendable {
             """
             for fd in $(ls /proc/$$/fd); do if [ "$fd" -gt 2 ]; then eval "exec $fd>&-"; fi; done
             nohup '\(driver)' --port=\(port) --allowed-ips=127.0.0.1 >'\(log)' 2>&1 </dev/null &
-            echo $!
+            driver=$!
+            # A watchdog: when the test process ends (even without quit()), chromedriver and its Chromium go too.
+            nohup bash -c "while kill -0 \(getpid()) 2>/dev/null && kill -0 $driver 2>/dev/null; do sleep 1; done
+                pkill -9 -P $driver 2>/dev/null; kill -9 $driver 2>/dev/null" >/dev/null 2>&1 </dev/null &
+            echo $driver
             """)
         guard let pid = pid_t(output.trimmingCharacters(in: .whitespacesAndNewlines)) else {
             throw BrowserError("chromedriver did not start")
@@ -168,7 +177,7 @@ package final class HeadlessChromium: Sendable {
     /// Ends the session and stops chromedriver (and with it Chromium).
     package func quit() async {
         _ = try? await Self.request("DELETE", "\(driverURL)/session/\(sessionId)", nil)
-        kill(driverPid, SIGTERM)
+        kill(driverPid, SIGKILL)
     }
 
     // MARK: - WebDriver plumbing
