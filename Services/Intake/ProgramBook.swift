@@ -30,7 +30,9 @@ package final class ProgramBook: Sendable {
     private let logger: Logger
 
     /// Creates the book for `program` (the one program intake runs).
-    package init(pool: DatabasePool, program: String = "peduli-sampah", refreshInterval: Duration = .seconds(5), logger: Logger) {
+    package init(
+        pool: DatabasePool, program: String = "peduli-sampah", refreshInterval: Duration = .seconds(5), logger: Logger
+    ) {
         self.pool = pool
         self.program = program
         self.refreshInterval = refreshInterval

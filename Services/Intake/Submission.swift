@@ -168,7 +168,8 @@ package enum SubmissionRules {
             fail("place", "Tempat kegiatan harus \"office\" (kantor) atau \"home\" (rumah).", "INVALID_VALUE")
         } else if let place, let definition, !definition.places.contains(place.rawValue) {
             fail(
-                "place", "Kegiatan \(definition.name) tidak dapat dilakukan di \(place == .office ? "kantor" : "rumah").",
+                "place",
+                "Kegiatan \(definition.name) tidak dapat dilakukan di \(place == .office ? "kantor" : "rumah").",
                 "PLACE_NOT_ALLOWED")
         }
 

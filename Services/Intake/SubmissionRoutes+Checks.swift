@@ -88,7 +88,8 @@ extension SubmissionRoutes {
     func appeal(_ request: Request, context: AuthenticatedRequestContext) async throws -> Response {
         let identity = try context.require(roles: [Roles.asn])
         guard let id = UUID(uuidString: try context.parameters.require("id")) else {
-            throw ProblemDetails.notFound("Pengajuan tidak ditemukan. Submission not found.", code: "SUBMISSION_NOT_FOUND")
+            throw ProblemDetails.notFound(
+                "Pengajuan tidak ditemukan. Submission not found.", code: "SUBMISSION_NOT_FOUND")
         }
         let form = try await request.decode(as: AppealForm.self, context: context)
         let reason = form.reason?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
@@ -98,7 +99,8 @@ extension SubmissionRoutes {
                 code: "VALIDATION_FAILED",
                 errors: [
                     .init(
-                        field: "reason", message: reason.isEmpty ? "Alasan banding wajib diisi." : "Harus 10–1.000 karakter.",
+                        field: "reason",
+                        message: reason.isEmpty ? "Alasan banding wajib diisi." : "Harus 10–1.000 karakter.",
                         code: reason.isEmpty ? "REQUIRED" : "INVALID_LENGTH")
                 ]
             )
@@ -110,7 +112,8 @@ extension SubmissionRoutes {
                 metadata: ["submission.id": .string(id.lowercased), "appeal.id": .string(appealId.lowercased)])
             return try Self.json(SubmissionView(submission), status: .accepted)
         case .notFound:
-            throw ProblemDetails.notFound("Pengajuan tidak ditemukan. Submission not found.", code: "SUBMISSION_NOT_FOUND")
+            throw ProblemDetails.notFound(
+                "Pengajuan tidak ditemukan. Submission not found.", code: "SUBMISSION_NOT_FOUND")
         case .notOwner:
             throw ProblemDetails.forbidden(
                 "Hanya pemilik pengajuan yang dapat mengajukan banding. Only the submitter may appeal.",

@@ -271,7 +271,8 @@ extension SubmissionRoutes {
         if items.count > limit {
             items.removeLast()
             let last = items[items.count - 1]
-            var link = "/v1/me/submissions?cursor=\(SubmissionStore.Cursor(submittedAt: last.submittedAt, id: last.id).token)"
+            var link =
+                "/v1/me/submissions?cursor=\(SubmissionStore.Cursor(submittedAt: last.submittedAt, id: last.id).token)"
             if !statuses.isEmpty { link += "&status=\(statuses.map(\.rawValue).joined(separator: ","))" }
             if limit != 20 { link += "&limit=\(limit)" }
             next = link

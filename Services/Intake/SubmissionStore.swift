@@ -218,7 +218,8 @@ package struct SubmissionStore: Sendable {
                 return nil
             }
             let parts = text.split(separator: "|", omittingEmptySubsequences: false)
-            guard parts.count == 2, let date = RFC3339.parse(String(parts[0])), let id = UUID(uuidString: String(parts[1]))
+            guard parts.count == 2, let date = RFC3339.parse(String(parts[0])),
+                let id = UUID(uuidString: String(parts[1]))
             else { return nil }
             (submittedAt, self.id) = (date, id)
         }

@@ -338,7 +338,9 @@ package enum ExifDate {
         else { return nil }
         var statedOffset: (seconds: Int, text: String)?
         if let offset { statedOffset = parseOffset(offset) }
-        let daysInMonth = [31, year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+        let daysInMonth = [
+            31, year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31,
+        ]
         guard day <= daysInMonth[month - 1] else { return nil }
         let seconds = daysFromCivil(year: year, month: month, day: day) * 86_400 + hour * 3600 + minute * 60 + second
         let date = Date(timeIntervalSince1970: Double(seconds - (statedOffset?.seconds ?? jakartaOffsetSeconds)))

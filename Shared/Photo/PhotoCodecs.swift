@@ -101,7 +101,8 @@ package enum JPEGCodec {
         else { return nil }
         var rgb = [UInt8](repeating: 0, count: Int(width) * Int(height) * 3)
         let status = rgb.withUnsafeMutableBufferPointer { out in
-            tjDecompress2(handle, jpeg, UInt(jpeg.count), out.baseAddress, width, 0, height, Int32(TJPF_RGB.rawValue), 0)
+            tjDecompress2(
+                handle, jpeg, UInt(jpeg.count), out.baseAddress, width, 0, height, Int32(TJPF_RGB.rawValue), 0)
         }
         return status == 0 ? (rgb, Int(width), Int(height)) : nil
     }
@@ -170,7 +171,8 @@ package enum PNGCodec {
                 else { throw .corrupt("inflate \(result)") }
                 if filled == row.count {
                     try unfilter(row, into: &current, previous: previous, pixelBytes: pixelBytes)
-                    toGrey(current, &grey, layout: layout, channels: channels, sampleBytes: sampleBytes, palette: palette)
+                    toGrey(
+                        current, &grey, layout: layout, channels: channels, sampleBytes: sampleBytes, palette: palette)
                     grey.withUnsafeBufferPointer { accumulator.add(row: y, grey: $0) }
                     swap(&previous, &current)
                     y += 1

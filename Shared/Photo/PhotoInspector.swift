@@ -85,7 +85,9 @@ package enum PhotoInspector {
     /// Inspects an array.
     package static func inspect(_ bytes: [UInt8], decode: Bool = true) throws(PhotoError) -> PhotoFacts {
         let result: Result<PhotoFacts, PhotoError> = bytes.withUnsafeBytes { buffer in
-            do throws(PhotoError) { return .success(try inspect(buffer, decode: decode)) } catch { return .failure(error) }
+            do throws(PhotoError) { return .success(try inspect(buffer, decode: decode)) } catch {
+                return .failure(error)
+            }
         }
         return try result.get()
     }

@@ -20,13 +20,17 @@ struct AppealAndLimitTests {
         -> TestResponse
     {
         try await client.execute(
-            uri: "/v1/submissions", method: .post, headers: F.headers(token: token, idempotencyKey: key), body: F.body())
+            uri: "/v1/submissions", method: .post, headers: F.headers(token: token, idempotencyKey: key), body: F.body()
+        )
     }
 
-    static func reject(_ pool: DatabasePool, _ id: String, appealable: Bool? = nil, onAppeal: Bool? = nil) async throws {
+    static func reject(_ pool: DatabasePool, _ id: String, appealable: Bool? = nil, onAppeal: Bool? = nil) async throws
+    {
         let event = SubmissionRejected(
-            submissionId: UUID(uuidString: id)!, nip: F.nip, opd: "DLH", reasonCode: ReasonCode.outsideGeofence.rawValue,
-            reason: ReasonCode.outsideGeofence.indonesianText, decidedAt: Date(), decidedBy: F.verifierNIP, fraud: false,
+            submissionId: UUID(uuidString: id)!, nip: F.nip, opd: "DLH",
+            reasonCode: ReasonCode.outsideGeofence.rawValue,
+            reason: ReasonCode.outsideGeofence.indonesianText, decidedAt: Date(), decidedBy: F.verifierNIP,
+            fraud: false,
             appealable: appealable, onAppeal: onAppeal)
         let cloudEvent = try CloudEvent(event, from: .verification)
         try await pool.withTransaction { connection in
@@ -34,7 +38,10 @@ struct AppealAndLimitTests {
         }
     }
 
-    static func appeal(_ client: any TestClientProtocol, _ id: String, token: String, reason: String = "Foto diambil di kantor, GPS ponsel sempat mati.")
+    static func appeal(
+        _ client: any TestClientProtocol, _ id: String, token: String,
+        reason: String = "Foto diambil di kantor, GPS ponsel sempat mati."
+    )
         async throws -> TestResponse
     {
         let body = try JSONSerialization.data(withJSONObject: ["reason": reason])
@@ -44,7 +51,9 @@ struct AppealAndLimitTests {
             body: ByteBuffer(bytes: body))
     }
 
-    @Test("appeal: not the owner 403, not rejected 409, a final rejection 409, once 202 then 409; appeal.filed in the outbox")
+    @Test(
+        "appeal: not the owner 403, not rejected 409, a final rejection 409, once 202 then 409; appeal.filed in the outbox"
+    )
     func appealRules() async throws {
         try await F.withApp { client, pool, _ in
             let token = try await F.token()
@@ -59,7 +68,8 @@ struct AppealAndLimitTests {
             try await Self.reject(pool, id)
             let other = try await Self.appeal(client, id, token: try await F.token(nip: F.otherNIP))
             #expect(other.status == .forbidden)
-            let auditor = try await Self.appeal(client, id, token: try await F.token(nip: F.otherNIP, roles: ["auditor"]))
+            let auditor = try await Self.appeal(
+                client, id, token: try await F.token(nip: F.otherNIP, roles: ["auditor"]))
             #expect(auditor.status == .forbidden)
             let short = try await Self.appeal(client, id, token: token, reason: "salah")
             #expect(short.status == .unprocessableContent)
@@ -108,7 +118,9 @@ struct AppealAndLimitTests {
         }
     }
 
-    @Test("evidence: owner, verifier and auditor get it with Cache-Control private; other ASN 404; scoring-admin 403; no token 401")
+    @Test(
+        "evidence: owner, verifier and auditor get it with Cache-Control private; other ASN 404; scoring-admin 403; no token 401"
+    )
     func evidenceAccess() async throws {
         try await F.withApp { client, _, _ in
             let token = try await F.token()
@@ -119,7 +131,8 @@ struct AppealAndLimitTests {
             let uri = "/v1/evidence/\(EvidenceHash.sha256(photo))"
             for roles in [["asn"], ["verifier"], ["auditor"]] {
                 let caller = roles == ["asn"] ? token : try await F.token(nip: F.verifierNIP, roles: roles)
-                let response = try await client.execute(uri: uri, method: .get, headers: [.authorization: "Bearer \(caller)"])
+                let response = try await client.execute(
+                    uri: uri, method: .get, headers: [.authorization: "Bearer \(caller)"])
                 #expect(response.status == .ok, "\(roles)")
                 #expect(response.headers[.contentType] == "image/png")
                 #expect(response.headers[.cacheControl]?.hasPrefix("private") == true)
@@ -188,7 +201,9 @@ struct AppealAndLimitTests {
         try await F.withApp { client, pool, _ in
             let token = try await F.token()
             var ids: [String] = []
-            for _ in 0..<5 { ids.append(try #require(try JSONBody(try await Self.submit(client, token: token)).string("id"))) }
+            for _ in 0..<5 {
+                ids.append(try #require(try JSONBody(try await Self.submit(client, token: token)).string("id")))
+            }
             _ = try await Self.submit(client, token: try await F.token(nip: F.otherNIP))
             try await Self.reject(pool, ids[1])
             let awarded = PointsAwarded(
@@ -205,7 +220,8 @@ struct AppealAndLimitTests {
             var pages = 0
             var quarterPoints: Int?
             while let next = uri {
-                let page = try await client.execute(uri: next, method: .get, headers: [.authorization: "Bearer \(token)"])
+                let page = try await client.execute(
+                    uri: next, method: .get, headers: [.authorization: "Bearer \(token)"])
                 #expect(page.status == .ok)
                 let json = try JSONBody(page)
                 seen += (json["items"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
@@ -220,7 +236,8 @@ struct AppealAndLimitTests {
 
             let rejected = try await client.execute(
                 uri: "/v1/me/submissions?status=rejected", method: .get, headers: [.authorization: "Bearer \(token)"])
-            #expect((try JSONBody(rejected)["items"] as? [[String: Any]])?.compactMap { $0["id"] as? String } == [ids[1]])
+            #expect(
+                (try JSONBody(rejected)["items"] as? [[String: Any]])?.compactMap { $0["id"] as? String } == [ids[1]])
             let several = try await client.execute(
                 uri: "/v1/me/submissions?status=approved,received", method: .get,
                 headers: [.authorization: "Bearer \(token)"])

@@ -58,7 +58,9 @@ struct ExifFuzzTests {
             }
         }
         let elapsed = ContinuousClock.now - started
-        print("ExifFuzz: \(Self.cases) cases in \(elapsed), outcomes \(outcomes.sorted { $0.key < $1.key }), with capture facts \(withCapture)")
+        print(
+            "ExifFuzz: \(Self.cases) cases in \(elapsed), outcomes \(outcomes.sorted { $0.key < $1.key }), with capture facts \(withCapture)"
+        )
         #expect(outcomes.values.reduce(0, +) == Self.cases)
         // The mutations reach both sides: many still parse, many are refused for EXIF faults.
         #expect(outcomes["accepted", default: 0] > Self.cases / 10)
@@ -75,7 +77,9 @@ struct ExifFuzzTests {
         }
     }
 
-    static let interestingValues: [UInt32] = [0, 1, 2, 7, 8, 9, 0x7F, 0x80, 0xFF, 0x100, 0xFFFF, 0x7FFF_FFFF, 0xFFFF_FFFF]
+    static let interestingValues: [UInt32] = [
+        0, 1, 2, 7, 8, 9, 0x7F, 0x80, 0xFF, 0x100, 0xFFFF, 0x7FFF_FFFF, 0xFFFF_FFFF,
+    ]
 
     /// 1–4 random mutations: bit flips, interesting bytes, interesting 16/32-bit values (both byte orders, small
     /// offsets that point back into the block), truncation, deletion and duplication of ranges.

@@ -36,12 +36,14 @@ struct IntakeRulesTests {
     }
 
     static let badUploads: [BadUpload] = [
-        BadUpload(description: "no token", status: .unauthorized, code: "TOKEN_MISSING", body: { F.body() }, token: { nil }),
+        BadUpload(
+            description: "no token", status: .unauthorized, code: "TOKEN_MISSING", body: { F.body() }, token: { nil }),
         BadUpload(
             description: "wrong role (verifier)", status: .forbidden, code: "ROLE_REQUIRED", body: { F.body() },
             token: { try await F.token(nip: F.verifierNIP, roles: ["verifier"]) }),
         BadUpload(
-            description: "unknown activity", status: .unprocessableContent, code: "VALIDATION_FAILED", field: "activity",
+            description: "unknown activity", status: .unprocessableContent, code: "VALIDATION_FAILED",
+            field: "activity",
             body: { F.body(json: F.submissionJSON(activity: "tanam_pohon")) }),
         BadUpload(
             description: "a place the activity does not allow", status: .unprocessableContent,
@@ -60,7 +62,8 @@ struct IntakeRulesTests {
         BadUpload(
             description: "an activity 8 days ago", status: .unprocessableContent, code: "VALIDATION_FAILED",
             field: "activityAt",
-            body: { F.body(json: F.submissionJSON(activityAt: RFC3339.format(Date().addingTimeInterval(-8 * 86_400)))) }),
+            body: { F.body(json: F.submissionJSON(activityAt: RFC3339.format(Date().addingTimeInterval(-8 * 86_400)))) }
+        ),
         BadUpload(
             description: "a 6 MB file", status: .contentTooLarge, code: "CONTENT_TOO_LARGE", field: "evidence[0]",
             body: { F.body(photos: [F.jpeg(padding: 6 * 1024 * 1024)]) }),
@@ -91,7 +94,10 @@ struct IntakeRulesTests {
             }),
         BadUpload(
             description: "malformed multipart", status: .badRequest, code: nil,
-            body: { ByteBuffer(string: "--\(Multipart.boundary)\r\nContent-Disposition: form-data; name=\"submission\"\r\n\r\n{}") }),
+            body: {
+                ByteBuffer(
+                    string: "--\(Multipart.boundary)\r\nContent-Disposition: form-data; name=\"submission\"\r\n\r\n{}")
+            }),
         BadUpload(
             description: "malformed JSON", status: .badRequest, code: nil,
             body: { F.body(json: "{\"activity\": \"pilah_sampah\", \"quantity\": ") }),
@@ -99,10 +105,12 @@ struct IntakeRulesTests {
 
     @Test("bad input is refused with the right problem+json, and nothing is stored or published", arguments: badUploads)
     func refused(_ bad: BadUpload) async throws {
-        try await F.withIntakeApp(evidenceStore: InMemoryEvidenceStore(), program: F.program) { client, pool, store, _ in
+        try await F.withIntakeApp(evidenceStore: InMemoryEvidenceStore(), program: F.program) {
+            client, pool, store, _ in
             var headers = F.headers(token: try await bad.token())
             headers[.contentType] = bad.contentType
-            let response = try await client.execute(uri: "/v1/submissions", method: .post, headers: headers, body: bad.body())
+            let response = try await client.execute(
+                uri: "/v1/submissions", method: .post, headers: headers, body: bad.body())
             #expect(response.status == bad.status, "\(bad): \(String(buffer: response.body))")
             #expect(response.headers[.contentType] == ProblemDetails.mediaType)
             let json = try JSONBody(response)
@@ -117,11 +125,14 @@ struct IntakeRulesTests {
         }
     }
 
-    @Test("with the program: a known activity at an allowed place within the bounds is accepted, with its version and unit")
+    @Test(
+        "with the program: a known activity at an allowed place within the bounds is accepted, with its version and unit"
+    )
     func acceptedByProgram() async throws {
         try await F.withIntakeApp(evidenceStore: InMemoryEvidenceStore(), program: F.program) { client, pool, _, _ in
             let json = F.submissionJSON(
-                activity: "bank_sampah", place: "home", activityAt: RFC3339.format(Date().addingTimeInterval(-6 * 86_400)),
+                activity: "bank_sampah", place: "home",
+                activityAt: RFC3339.format(Date().addingTimeInterval(-6 * 86_400)),
                 quantity: 2.5)
             let response = try await client.execute(
                 uri: "/v1/submissions", method: .post, headers: F.headers(token: try await F.token()),
@@ -149,7 +160,8 @@ struct IntakeRulesTests {
             newer.programVersion = "4"
             newer.publishedAt = F.program.publishedAt.addingTimeInterval(60)
             newer.activities.append(
-                ActivityDefinition(code: "komposting", name: "Membuat kompos", unit: "count", places: ["home"], basePoints: 15))
+                ActivityDefinition(
+                    code: "komposting", name: "Membuat kompos", unit: "count", places: ["home"], basePoints: 15))
             var older = F.program
             older.programVersion = "2"
             older.publishedAt = F.program.publishedAt.addingTimeInterval(-60)

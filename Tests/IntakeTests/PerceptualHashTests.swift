@@ -9,7 +9,9 @@ struct PerceptualHashTests {
         try #require(try PhotoInspector.inspect(jpeg).perceptualHash)
     }
 
-    @Test("Re-encoded at quality 60, resized to 50 % and brightened by 10 %: within distance 6", arguments: [1, 2, 3, 4, 5] as [UInt64])
+    @Test(
+        "Re-encoded at quality 60, resized to 50 % and brightened by 10 %: within distance 6",
+        arguments: [1, 2, 3, 4, 5] as [UInt64])
     func sameSceneStaysClose(seed: UInt64) throws {
         let width = 640
         let height = 480
@@ -51,7 +53,8 @@ struct PerceptualHashTests {
     func differentPhotosAreFarApart() throws {
         var hashes: [PerceptualHash] = []
         for seed in 0..<1000 {
-            hashes.append(try Self.hash(PhotoSamples.jpeg(width: 72, height: 64, seed: 10_000 + UInt64(seed), discs: 3)))
+            hashes.append(
+                try Self.hash(PhotoSamples.jpeg(width: 72, height: 64, seed: 10_000 + UInt64(seed), discs: 3)))
         }
         var histogram = [Int](repeating: 0, count: 65)
         for i in 0..<hashes.count {
@@ -61,7 +64,10 @@ struct PerceptualHashTests {
         let minimum = histogram.firstIndex { $0 > 0 } ?? 64
         let mean = Double(histogram.enumerated().reduce(0) { $0 + $1.offset * $1.element }) / Double(pairs)
         var cumulative = 0
-        let median = histogram.firstIndex { cumulative += $0; return cumulative * 2 >= pairs } ?? 0
+        let median =
+            histogram.firstIndex {
+                cumulative += $0; return cumulative * 2 >= pairs
+            } ?? 0
         print(
             "dHash pairwise over \(pairs) pairs: min \(minimum), median \(median), mean \(String(format: "%.2f", mean)), ≤12: \(histogram[0...12].reduce(0, +)), ≤6: \(histogram[0...6].reduce(0, +))"
         )

@@ -31,8 +31,10 @@ struct PhotoFactsBrokerTests {
         let prefix = TestBroker.uniqueName("intake-facts")
         let exchange = "\(prefix).events"
         let probe = QueueSpec(name: "\(prefix).probe", bindings: [SubmissionReceived.eventName])
-        let queues = [probe.name, probe.deadLetterQueueName, "\(prefix).status", "\(prefix).status.dead",
-                      "\(prefix).programs", "\(prefix).programs.dead"]
+        let queues = [
+            probe.name, probe.deadLetterQueueName, "\(prefix).status", "\(prefix).status.dead",
+            "\(prefix).programs", "\(prefix).programs.dead",
+        ]
         let admin = try TestBroker.admin()
         try await admin.declare(Topology(eventsExchange: exchange, queues: [probe]))
         defer {

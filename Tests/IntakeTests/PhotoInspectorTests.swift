@@ -7,7 +7,9 @@ import Testing
 /// The facts read from a photo's bytes: EXIF in both byte orders, PNG chunks, sizes, bombs and broken files.
 @Suite("Photo inspector: EXIF, size and refusals")
 struct PhotoInspectorTests {
-    @Test("EXIF written little- and big-endian, with thumbnail and MakerNote, is read back completely", arguments: [false, true])
+    @Test(
+        "EXIF written little- and big-endian, with thumbnail and MakerNote, is read back completely",
+        arguments: [false, true])
     func phoneExifRoundTrip(bigEndian: Bool) throws {
         let thumbnail = PhotoSamples.jpeg(width: 32, height: 24, seed: 3)
         let photo = PhotoSamples.jpeg(
