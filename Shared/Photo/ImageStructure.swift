@@ -43,6 +43,8 @@ extension ImageStructure {
     /// Segments or chunks walked at most before the image data; real files have a few dozen (PNG data chunks are
     /// collected without limit, but each takes 12 bytes at least, so the walk is bounded by the file's size).
     static let maxSegments = 1024
+    /// PNG data chunks at most (16 bytes each in the list).
+    static let maxDataChunks = 65_536
 
     /// Reads the structure of `bytes` (JPEG or PNG by signature).
     package static func read(_ bytes: UnsafeRawBufferPointer) throws(StructureError) -> ImageStructure {
@@ -143,6 +145,8 @@ extension ImageStructure {
             case (0x50, 0x4C, 0x54, 0x45):  // PLTE
                 layout?.palette = body
             case (0x49, 0x44, 0x41, 0x54):  // IDAT
+                // Encoders write a few hundred; a cap keeps the list far below the file's own size.
+                guard (layout?.dataChunks.count ?? 0) < maxDataChunks else { throw .corrupt }
                 layout?.dataChunks.append(body)
             case (0x49, 0x45, 0x4E, 0x44):  // IEND
                 guard var structure, let layout, !layout.dataChunks.isEmpty else { throw .corrupt }

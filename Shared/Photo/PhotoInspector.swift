@@ -34,6 +34,8 @@ package enum PhotoInspector {
     /// The most pixels a photo may have (40 megapixels; phones take up to about 12–50 MP, but evidence needs no
     /// more, and a 5 MB file claiming more is a bomb).
     package static let maxPixels = 40_000_000
+    /// The longest side accepted.
+    package static let maxSide = 65_535
 
     /// Inspects `bytes`. `decode: false` reads headers and EXIF only (the fuzz test's fast path).
     package static func inspect(_ bytes: UnsafeRawBufferPointer, decode: Bool = true) throws(PhotoError)
@@ -47,7 +49,10 @@ package enum PhotoInspector {
         } catch {
             throw .corrupt
         }
-        guard structure.width <= maxPixels / structure.height else {
+        // Each side at most 65,535 (JPEG's own limit): a 40-megapixel image one pixel high would still need
+        // rows of hundreds of megabytes to unfilter.
+        guard structure.width <= maxPixels / structure.height, structure.width <= maxSide, structure.height <= maxSide
+        else {
             throw .tooManyPixels(width: structure.width, height: structure.height)
         }
         var capture: CaptureMetadata?

@@ -86,6 +86,11 @@ struct PhotoInspectorTests {
         }
         // 40 MP exactly is the limit, not beyond it: 8000 × 5000 passes the size check (then fails to decode the
         // 64×48 scan data it really holds, or not: either way not as a bomb).
+        // A PNG 100,000 pixels wide and 10 high is under 40 MP but over the 65,535 side limit.
+        var wide = TestImages.png(seed: 1)
+        (wide[16], wide[17], wide[18], wide[19]) = (0x00, 0x01, 0x86, 0xA0)
+        (wide[20], wide[21], wide[22], wide[23]) = (0x00, 0x00, 0x00, 0x0A)
+        #expect(throws: PhotoError.tooManyPixels(width: 100_000, height: 10)) { try PhotoInspector.inspect(wide) }
         let limit = PhotoSamples.claimingSize(width: 8000, height: 5000)
         #expect((try? PhotoInspector.inspect(limit, decode: false)) != nil)
     }

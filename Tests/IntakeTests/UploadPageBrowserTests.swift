@@ -3,6 +3,7 @@ import Database
 import Eventing
 import Foundation
 import HummingbirdTesting
+import Photo
 import TestSupport
 import Testing
 
@@ -114,5 +115,53 @@ struct UploadPageBrowserTests {
         }
         let errors = try await browser.consoleErrors()
         #expect(errors.filter { !$0.contains("422") }.isEmpty, "console errors: \(errors)")
+    }
+
+    @Test("a photo over 5 MB is downscaled in the page with its EXIF APP1 carried over, and accepted")
+    func largePhotoKeepsExif() async throws {
+        // ≈3000×2250 of fine noise at quality 98 is well over 5 MB.
+        let width = 3000
+        let height = 2250
+        var rgb = [UInt8](repeating: 0, count: width * height * 3)
+        var state: UInt32 = 12_345
+        rgb.withUnsafeMutableBufferPointer { pixels in
+            for index in 0..<pixels.count {
+                state = state &* 1_664_525 &+ 1_013_904_223
+                pixels[index] = UInt8(truncatingIfNeeded: 60 + Int(state >> 25) + (index / 3 % width) / 40)
+            }
+        }
+        let large = ExifBuilder.splice(
+            PhotoSamples.phoneExif().app1(),
+            into: try #require(JPEGCodec.encode(rgb: rgb, width: width, height: height, quality: 98)))
+        try #require(large.count > SubmissionRules.maxEvidenceBytes, "the sample must be over 5 MB: \(large.count)")
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("besar-\(UUID()).jpg").path
+        try Data(large).write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+
+        try await F.withIntakeApp(evidenceStore: InMemoryEvidenceStore(), program: F.program, testing: .live) {
+            client, pool, _, _ in
+            let port = try #require(client.port)
+            let browser = try await HeadlessChromium.launch(width: 412, height: 915)
+            do {
+                try await browser.open("http://127.0.0.1:\(port)/")
+                try await browser.type("#token", try await F.token())
+                try await browser.click("#login")
+                try await browser.waitUntil("document.querySelectorAll('#activity option').length === 2")
+                try await browser.type("#photo", path)
+                try await browser.click("#submit")
+                try await browser.waitUntil(
+                    "document.getElementById('message').textContent.includes('Terkirim')", timeout: .seconds(60))
+                let event = try #require(try await outboxEvents(SubmissionReceived.self, pool).first)
+                let evidence = try #require(event.evidence.first)
+                #expect(evidence.sizeBytes <= SubmissionRules.maxEvidenceBytes)
+                #expect(evidence.width.map { $0 < width } == true, "downscaled: \(String(describing: evidence.width))")
+                #expect(evidence.capture?.cameraModel == "SM-A145F", "the camera's EXIF survived the re-encode")
+                #expect(evidence.capture?.capturedAt == RFC3339.parse("2026-11-30T01:15:30Z"))
+            } catch {
+                await browser.quit()
+                throw error
+            }
+            await browser.quit()
+        }
     }
 }
