@@ -44,6 +44,8 @@ package struct ExifData: Sendable, Equatable {
     package var makerNote: Range<Int>?
     /// Whether the TIFF block is big-endian (`MM`).
     package var bigEndian = false
+    /// Sub-IFDs (Exif, GPS, Interop, thumbnail) skipped because they lie outside the block or claim absurd counts.
+    package var skippedIFDs = 0
 
     /// Creates empty data.
     package init() {}
@@ -62,6 +64,10 @@ package enum ExifError: Error, Sendable, Equatable {
 }
 
 /// Reads the TIFF structure of an EXIF block (the bytes after `Exif\0\0` in APP1, or a PNG `eXIf` chunk).
+///
+/// Refused (thrown): a bad header, IFD0 outside the block or with absurd counts, and any loop. A sub-IFD (Exif,
+/// GPS, Interop, thumbnail) outside the block is skipped and counted in ``ExifData/skippedIFDs``: its facts are
+/// missing, exactly as if the photo had been stripped of them, which verification already treats as suspect.
 ///
 /// Survives any bytes: every offset and count is checked against the block before use (with arithmetic that
 /// cannot overflow), an IFD offset seen twice or two overlapping IFDs throw ``ExifError/loop``, at most
@@ -122,7 +128,15 @@ package enum ExifReader {
             // IFD0, then its chain (IFD1 = thumbnail, then anything a writer chained after it).
             var kind = IFDKind.ifd0
             while next != 0 {
-                next = try readIFD(at: next, kind: kind)
+                do {
+                    next = try readIFD(at: next, kind: kind)
+                } catch .loop {
+                    throw .loop
+                } catch  where kind != .ifd0 {
+                    // A broken thumbnail chain (editors often cut thumbnails) costs only the thumbnail.
+                    data.skippedIFDs += 1
+                    next = 0
+                }
                 kind = .thumbnail
             }
             return data
@@ -184,7 +198,16 @@ package enum ExifReader {
                 }
             }
             if let thumbnail = data.thumbnail, thumbnail.isEmpty { data.thumbnail = nil }
-            for (child, childKind) in children { _ = try readIFD(at: child, kind: childKind) }
+            for (child, childKind) in children {
+                do {
+                    _ = try readIFD(at: child, kind: childKind)
+                } catch .loop {
+                    throw .loop
+                } catch {
+                    // A sub-IFD pointing outside the block is skipped: its facts are missing, as if stripped.
+                    data.skippedIFDs += 1
+                }
+            }
             // Sub-IFDs (Exif, GPS, Interop) have no meaningful chain; only IFD0 and IFD1 chain on.
             guard kind == .ifd0 || kind == .thumbnail, end <= bytes.count else { return 0 }
             return Int(u32(end - 4))

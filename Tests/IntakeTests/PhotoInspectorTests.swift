@@ -136,6 +136,13 @@ struct PhotoInspectorTests {
         (far[4], far[5], far[6], far[7]) = (0xF0, 0xFF, 0xFF, 0x7F)
         #expect(throws: ExifError.outOfBounds) { try ExifReader.read(far) }
         #expect(throws: ExifError.badHeader) { try ExifReader.read(Array("II*".utf8)) }
+        // A GPS pointer outside the block: the GPS facts are missing (as if stripped), the rest is read.
+        var lostGPS = PhotoSamples.phoneExif().tiff()
+        let gps = try #require(findEntry(tag: 0x8825, in: lostGPS))
+        (lostGPS[gps + 8], lostGPS[gps + 9], lostGPS[gps + 10], lostGPS[gps + 11]) = (0x00, 0x00, 0x00, 0x70)
+        let partial = try ExifReader.read(lostGPS)
+        #expect(partial.latitude == nil && partial.skippedIFDs == 1)
+        #expect(partial.model == "SM-A145F" && partial.dateTimeOriginal != nil)
     }
 
     /// The offset of IFD0's entry `tag` in a little-endian TIFF block.
