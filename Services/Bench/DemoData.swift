@@ -57,8 +57,10 @@ func runDemoSeed() async throws {
             quantity: item.quantity, note: "Data contoh", photo: item.photo, idempotencyKey: item.key)
         counts[status, default: 0] += 1
     }
-    print("demo: history → " + counts.sorted { $0.key < $1.key }.map { "HTTP \($0.key) × \($0.value)" }.joined(
-        separator: ", "))
+    print(
+        "demo: history → "
+            + counts.sorted { $0.key < $1.key }.map { "HTTP \($0.key) × \($0.value)" }.joined(
+                separator: ", "))
     try await demo.printSignInLinks(issuer: issuer, environment: environment)
 }
 
@@ -73,7 +75,8 @@ struct DemoCity {
         .init(
             code: "DISKOMINFO", name: "Dinas Komunikasi, Informatika, Statistik dan Persandian", latitude: -6.9830,
             longitude: 110.4101),
-        .init(code: "BKPP", name: "Badan Kepegawaian, Pendidikan dan Pelatihan", latitude: -6.9826, longitude: 110.4094),
+        .init(
+            code: "BKPP", name: "Badan Kepegawaian, Pendidikan dan Pelatihan", latitude: -6.9826, longitude: 110.4094),
         .init(code: "DINKES", name: "Dinas Kesehatan", latitude: -6.9934, longitude: 110.4205),
         .init(code: "KEC-SEMARANG-TENGAH", name: "Kecamatan Semarang Tengah", latitude: -6.9781, longitude: 110.4175),
         .init(code: "INSPEKTORAT", name: "Inspektorat", latitude: -6.9839, longitude: 110.4092),
@@ -140,7 +143,10 @@ struct DemoCity {
                 var photo = photos.photo(metadata: metadata, comment: "demo \(who.nip) \(dayKey)", variant: variant)
                 let roll = random.next() % 120
                 if roll < 3 {
-                    photo = TestImages.jpeg(seed: variant)  // no EXIF: a verifier must look at it
+                    // No EXIF: a verifier must look at it. The same real JPEG without its APP1 segment (intake
+                    // decodes every photo, so a header-only file would be refused as corrupt).
+                    let exifEnd = 4 + (Int(photo[4]) << 8 | Int(photo[5]))
+                    photo = [0xFF, 0xD8] + photo[exifEnd...]
                 } else if roll < 5, person > 0 {
                     let colleague = population.people[person - 1]
                     photo = photos.photo(
