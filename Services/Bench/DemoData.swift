@@ -57,10 +57,8 @@ func runDemoSeed() async throws {
             quantity: item.quantity, note: "Data contoh", photo: item.photo, idempotencyKey: item.key)
         counts[status, default: 0] += 1
     }
-    print(
-        "demo: history → "
-            + counts.sorted { $0.key < $1.key }.map { "HTTP \($0.key) × \($0.value)" }.joined(
-                separator: ", "))
+    print("demo: history → " + counts.sorted { $0.key < $1.key }.map { "HTTP \($0.key) × \($0.value)" }.joined(
+        separator: ", "))
     try await demo.printSignInLinks(issuer: issuer, environment: environment)
 }
 
@@ -75,8 +73,7 @@ struct DemoCity {
         .init(
             code: "DISKOMINFO", name: "Dinas Komunikasi, Informatika, Statistik dan Persandian", latitude: -6.9830,
             longitude: 110.4101),
-        .init(
-            code: "BKPP", name: "Badan Kepegawaian, Pendidikan dan Pelatihan", latitude: -6.9826, longitude: 110.4094),
+        .init(code: "BKPP", name: "Badan Kepegawaian, Pendidikan dan Pelatihan", latitude: -6.9826, longitude: 110.4094),
         .init(code: "DINKES", name: "Dinas Kesehatan", latitude: -6.9934, longitude: 110.4205),
         .init(code: "KEC-SEMARANG-TENGAH", name: "Kecamatan Semarang Tengah", latitude: -6.9781, longitude: 110.4175),
         .init(code: "INSPEKTORAT", name: "Inspektorat", latitude: -6.9839, longitude: 110.4092),
