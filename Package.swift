@@ -176,6 +176,15 @@ let package = Package(
         serviceTests("Verification"),
         serviceTests("Scoring"),
         serviceTests("Notification"),
+        // deploy/: the RabbitMQ definitions against the topology the four services declare.
+        .testTarget(
+            name: "DeployTests",
+            dependencies: [
+                .target(name: "Intake"), .target(name: "Verification"), .target(name: "Scoring"),
+                .target(name: "Notification"), "TestSupport", "ServiceSupport", "AMQP", logging,
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "EndToEndTests",
             dependencies: ["Contracts", "TestSupport", "ServiceSupport", "Database", "AMQP", "Eventing", logging],

@@ -187,7 +187,7 @@ struct RecomputeCommand: AsyncParsableCommand {
     )
     @Flag(help: "Hanya tampilkan selisih per ASN. Show the differences only.") var dryRun = false
     @Option(help: "Program.") var program: String = "peduli-sampah"
-    @Option(help: "Versi aturan (bawaan: terbaru). Rule version (default: latest).") var version: String?
+    @Option(help: "Versi aturan (bawaan: terbaru). Rule version (default: latest).") var version: Int?
     @OptionGroup var service: ServiceOptions
 
     func run() async throws {

@@ -8,18 +8,19 @@ import Logging
 /// Turns verification's decisions (queue `scoring.decisions`) into ledger entries and points events.
 ///
 /// Runs inside the inbox transaction of each batch, so the entries, the outbox rows and the inbox records commit
-/// together:
-/// - `submission.verified` → the rules compute the points under the program's current version, an `award` entry is
-///   appended and `points.awarded` enqueued with the ASN's running total in the quarter of the activity. A
-///   submission the program cannot score still gets a 0-point award whose breakdown says why, so the ASN sees an
-///   outcome. An approval for a submission that already has an award (the same decision published twice under
-///   different ids) is skipped.
-/// - `submission.revoked` → the revocation is recorded; an existing award is cancelled by a `reversal` entry and
-///   `points.reversed`. An approval arriving after its revocation earns 0 points.
-/// - `submission.rejected` → no ledger effect yet (fraud penalties come with a later issue).
+/// together. Per batch, whatever its size: one lock statement, one pipelined round trip loading the ASNs' state,
+/// one insert of the decisions (`decision_inputs`, the replay's input; a decision already recorded — the same
+/// decision published twice under different ids — is dropped here), one insert of all entries, one of the bans,
+/// one for the running totals and one outbox insert. The rules themselves run in memory (``LedgerSimulator``):
+/// - `submission.verified` → an `award` entry (base, per kg, place factor, campaign, caps, ban), plus a `bonus`
+///   when the week completes a streak; `points.awarded` for each.
+/// - `submission.rejected` with `fraud` → a `penalty` entry, possibly starting an earning ban;
+///   `penalty.applied` with `earningBannedUntil`.
+/// - `submission.revoked` → `reversal` entries for the submission's award and bonus (`points.reversed`), and a
+///   penalty when `fraud`. An approval arriving after its revocation earns 0 points.
 ///
-/// Verified events are handled in runs: one query each for the programs, the revocations, the rules' history and
-/// the insert of a run, whatever its size.
+/// Competing consumers: the per-ASN transaction locks are taken first (sorted), so the state read, the decisions
+/// recorded (their `seq` order is the processing order a replay follows) and the totals published are consistent.
 struct DecisionHandler: Sendable {
     /// The queue's name, bindings and delivery limit.
     static let queue = QueueSpec(
@@ -37,188 +38,171 @@ struct DecisionHandler: Sendable {
 
     /// Applies `events` in order (a revocation after an approval in the same batch cancels it).
     func handle(_ events: [CloudEvent], in connection: DatabaseConnection) async throws {
-        var verified: [(event: SubmissionVerified, id: String)] = []
-        var revoked: [(event: SubmissionRevoked, id: String)] = []
-        var order: [Step] = []
+        var inputs: [(input: DecisionInput, eventId: String, name: String?)] = []
         for event in events {
             switch event.type {
             case SubmissionVerified.eventType:
-                verified.append((try event.decode(SubmissionVerified.self), event.id))
-                order.append(.verified(verified.count - 1))
-            case SubmissionRevoked.eventType:
-                revoked.append((try event.decode(SubmissionRevoked.self), event.id))
-                order.append(.revoked(revoked.count - 1))
+                let verified = try event.decode(SubmissionVerified.self)
+                inputs.append((.verified(ScoringInput(verified)), event.id, verified.name))
             case SubmissionRejected.eventType:
-                logger.debug("submission rejected: no ledger effect", metadata: ["event.id": "\(event.id)"])
+                let rejected = try event.decode(SubmissionRejected.self)
+                inputs.append(
+                    (
+                        .rejected(
+                            FindingInput(
+                                submissionId: rejected.submissionId, nip: rejected.nip, opd: rejected.opd,
+                                program: rejected.program, activity: rejected.activity, decidedAt: rejected.decidedAt,
+                                fraud: rejected.fraud, reasonCode: rejected.reasonCode, reason: rejected.reason)),
+                        event.id, nil
+                    ))
+            case SubmissionRevoked.eventType:
+                let revoked = try event.decode(SubmissionRevoked.self)
+                inputs.append(
+                    (
+                        .revoked(
+                            FindingInput(
+                                submissionId: revoked.submissionId, nip: revoked.nip, opd: revoked.opd, program: nil,
+                                activity: nil, decidedAt: revoked.decidedAt, fraud: revoked.fraud,
+                                reasonCode: revoked.reasonCode, reason: revoked.reason)),
+                        event.id, nil
+                    ))
             default:
                 logger.warning(
                     "ignoring an event this queue does not handle",
                     metadata: ["event.id": "\(event.id)", "event.type": "\(event.type)"])
             }
         }
-        guard !order.isEmpty else { return }
-        try await PointsLedger.lock(nips: verified.map(\.event.nip) + revoked.map(\.event.nip), in: connection)
-
-        var run: [(event: SubmissionVerified, id: String)] = []
-        for step in order {
-            switch step {
-            case .verified(let index):
-                run.append(verified[index])
-            case .revoked(let index):
-                try await award(run, in: connection)
-                run = []
-                try await revoke(revoked[index].event, cause: revoked[index].id, in: connection)
-            }
-        }
-        try await award(run, in: connection)
-    }
-
-    private enum Step {
-        case verified(Int)
-        case revoked(Int)
-    }
-
-    // MARK: Approvals
-
-    /// Scores a run of approvals: computes, appends, and enqueues `points.awarded` for what was appended.
-    private func award(_ run: [(event: SubmissionVerified, id: String)], in connection: DatabaseConnection)
-        async throws
-    {
-        // The first approval of a submission wins, in the batch as in the ledger.
-        var seen = try await awardedSubmissions(run.map(\.event.submissionId), in: connection)
-        let approvals = run.filter { approval in
-            guard seen.insert(approval.event.submissionId).inserted else {
-                logger.info(
-                    "submission already awarded; ignoring the repeated approval",
-                    metadata: ["submission.id": "\(approval.event.subject)", "event.id": "\(approval.id)"])
-                return false
-            }
-            return true
-        }
-        guard !approvals.isEmpty else { return }
+        guard !inputs.isEmpty else { return }
+        try await PointsLedger.lock(nips: inputs.map(\.input.nip), in: connection)
 
         let programs = try await ProgramCatalog.currentPrograms(in: connection)
-        let revokedIDs = try await revokedSubmissions(approvals.map(\.event.submissionId), in: connection)
-        let times = approvals.map(\.event.activityAt)
-        let window = (times.min()!.addingTimeInterval(-8 * 86_400))..<(times.max()!.addingTimeInterval(8 * 86_400))
-        var history = try await PointsLedger.priorAwards(
-            of: approvals.map(\.event.nip), activityIn: window, in: connection)
+        let loaded = try await LedgerState.load(
+            for: inputs.map(\.input), programs: Array(programs.values), in: connection)
+        let fresh = try await DecisionStore.record(inputs, in: connection)
 
-        var entries: [LedgerEntry] = []
-        for (event, _) in approvals {
-            let program = programs[event.program]
-            let context = RuleContext(
-                priorAwards: history[event.nip] ?? [], revoked: revokedIDs.contains(event.submissionId))
-            let computation = PointsRules.compute(ScoringInput(event), program: program, context: context)
-            if let reason = computation.ineligibleReason {
-                logger.notice(
-                    "approved submission earns no points",
-                    metadata: ["submission.id": "\(event.subject)", "reason": "\(reason)"])
-            }
-            entries.append(
-                LedgerEntry(
-                    id: UUID(),
-                    nip: event.nip,
-                    opd: event.opd,
-                    submissionId: event.submissionId,
-                    program: event.program,
-                    programVersion: program?.version,
-                    activity: event.activity,
-                    kind: .award,
-                    points: computation.points,
-                    breakdown: computation.breakdown,
-                    ruleVersion: program?.ruleVersion ?? "\(event.program)@none",
-                    period: Period.containing(event.activityAt, kind: .quarter).description,
-                    activityAt: event.activityAt,
-                    recordedAt: Date(),
-                    reverses: nil
+        let simulator = LedgerSimulator(
+            program: { code in ProgramCatalog.resolve(code, in: programs) }, campaigns: loaded.campaigns)
+        var states = loaded.states
+        var outcome = LedgerSimulator.Outcome()
+        var causes: [UUID: String] = [:]
+        for (index, item) in inputs.enumerated() {
+            guard fresh.contains(index) else {
+                logger.info(
+                    "decision already applied; ignoring the repeated one",
+                    metadata: ["submission.id": "\(item.input.submissionId.lowercased)", "event.id": "\(item.eventId)"]
                 )
-            )
-            history[event.nip, default: []].append(
-                PriorAward(activity: event.activity, activityAt: event.activityAt, points: computation.points))
+                continue
+            }
+            let before = outcome.entries.count
+            simulator.apply(item.input, to: &states[item.input.nip, default: ASNLedgerState()], outcome: &outcome)
+            for entry in outcome.entries[before...] { causes[entry.id] = item.eventId }
         }
-
-        let inserted = try await PointsLedger.appendAwards(entries, causes: approvals.map(\.id), in: connection)
+        let entries = outcome.entries
+        let inserted = try await PointsLedger.append(entries, causes: entries.map { causes[$0.id] }, in: connection)
+        let bans = outcome.bans.filter { inserted[$0.penaltyEntryId] != nil }
+        try await LedgerState.recordBans(bans, in: connection)
         let totals = try await PointsLedger.runningTotals(of: Array(inserted.keys), in: connection)
         var outgoing: [CloudEvent] = []
-        for (entry, approval) in zip(entries, approvals) {
-            // Absent only if another writer awarded the submission meanwhile (the unique index absorbed it).
+        for entry in entries {
+            // Absent only if another writer appended the same entry meanwhile (a unique index absorbed it).
             guard let recordedAt = inserted[entry.id], let total = totals[entry.id] else { continue }
-            let payload = PointsAwarded(
-                entryId: entry.id,
-                submissionId: entry.submissionId,
-                nip: entry.nip,
-                opd: entry.opd,
-                program: entry.program,
-                activity: entry.activity,
-                points: entry.points,
-                ruleVersion: entry.ruleVersion,
-                period: entry.period,
-                awardedAt: recordedAt,
-                totalInPeriod: total,
-                name: approval.event.name,
-                breakdown: entry.breakdown
-            )
-            outgoing.append(try CloudEvent(payload, from: .scoring, time: recordedAt))
+            outgoing.append(try Self.event(for: entry, recordedAt: recordedAt, total: total, outcome: outcome))
         }
         try await Outbox.enqueue(outgoing, in: connection)
     }
 
-    private func awardedSubmissions(_ ids: [UUID], in connection: DatabaseConnection) async throws -> Set<UUID> {
-        let rows = try await connection.query(
-            "SELECT submission_id FROM ledger_entries WHERE kind = 'award' AND submission_id = ANY(\(ids)::uuid[])")
-        return Set(try rows.map { try $0.decode("submission_id", as: UUID.self) })
+    /// The event announcing an appended entry.
+    static func event(for entry: LedgerEntry, recordedAt: Date, total: Int, outcome: LedgerSimulator.Outcome) throws
+        -> CloudEvent
+    {
+        switch entry.kind {
+        case .award, .bonus, .correction:
+            return try CloudEvent(
+                PointsAwarded(
+                    entryId: entry.id, submissionId: entry.submissionId, nip: entry.nip, opd: entry.opd,
+                    program: entry.program, activity: entry.activity, points: entry.points,
+                    ruleVersion: entry.ruleVersion, period: entry.period, awardedAt: recordedAt,
+                    totalInPeriod: total, name: outcome.names[entry.id], breakdown: entry.breakdown,
+                    entryKind: entry.kind.rawValue),
+                from: .scoring, time: recordedAt)
+        case .reversal:
+            return try CloudEvent(
+                PointsReversed(
+                    entryId: entry.id, reversesEntryId: entry.reverses ?? entry.id, submissionId: entry.submissionId,
+                    nip: entry.nip, points: entry.points, reason: outcome.reasons[entry.id] ?? "",
+                    opd: entry.opd, reasonCode: outcome.reasonCodes[entry.id], period: entry.period,
+                    reversedAt: recordedAt, totalInPeriod: total),
+                from: .scoring, time: recordedAt)
+        case .penalty:
+            return try CloudEvent(
+                PenaltyApplied(
+                    entryId: entry.id, nip: entry.nip, opd: entry.opd, points: entry.points,
+                    reasonCode: outcome.reasonCodes[entry.id] ?? "FRAUD", reason: outcome.reasons[entry.id] ?? "",
+                    period: entry.period, appliedAt: recordedAt, submissionId: entry.submissionId,
+                    ruleVersion: entry.ruleVersion, totalInPeriod: total,
+                    earningBannedUntil: outcome.banUntil[entry.id]),
+                from: .scoring, time: recordedAt)
+        }
     }
+}
 
-    private func revokedSubmissions(_ ids: [UUID], in connection: DatabaseConnection) async throws -> Set<UUID> {
+/// The decisions scoring consumed (`decision_inputs`), the input of a replay.
+enum DecisionStore {
+    /// Records the decisions in order; returns the indices of those recorded now (not seen before, first copy in
+    /// the batch).
+    static func record(
+        _ inputs: [(input: DecisionInput, eventId: String, name: String?)], in connection: DatabaseConnection
+    ) async throws -> Set<Int> {
+        guard !inputs.isEmpty else { return [] }
+        func verified(_ item: DecisionInput) -> ScoringInput? {
+            if case .verified(let input) = item { return input }
+            return nil
+        }
+        func finding(_ item: DecisionInput) -> FindingInput? {
+            switch item {
+            case .rejected(let finding), .revoked(let finding): return finding
+            case .verified: return nil
+            }
+        }
+        let items = inputs.map(\.input)
         let rows = try await connection.query(
-            "SELECT submission_id FROM submission_revocations WHERE submission_id = ANY(\(ids)::uuid[])")
-        return Set(try rows.map { try $0.decode("submission_id", as: UUID.self) })
-    }
-
-    // MARK: Revocations
-
-    /// Records a revocation and reverses the submission's award, if it has one.
-    private func revoke(_ event: SubmissionRevoked, cause: String, in connection: DatabaseConnection) async throws {
-        try await connection.query(
             """
-            INSERT INTO submission_revocations (submission_id, nip, reason_code, reason, fraud, decided_at)
-            VALUES (\(event.submissionId), \(event.nip), \(event.reasonCode), \(event.reason), \(event.fraud),
-                    \(event.decidedAt))
-            ON CONFLICT (submission_id) DO NOTHING
+            INSERT INTO decision_inputs (kind, submission_id, nip, opd, program, activity, place, quantity, activity_at,
+                                         decided_at, fraud, reason_code, reason, name, event_id)
+            SELECT kind, submission_id, nip, opd, NULLIF(program, ''), NULLIF(activity, ''), NULLIF(place, ''),
+                   CASE WHEN kind = 'verified' THEN quantity END,
+                   CASE WHEN kind = 'verified' THEN activity_at END, decided_at, fraud,
+                   NULLIF(reason_code, ''), NULLIF(reason, ''), NULLIF(name, ''), event_id
+            FROM unnest(\(items.map(\.kind))::text[], \(items.map(\.submissionId))::uuid[],
+                        \(items.map(\.nip))::text[],
+                        \(items.map { verified($0)?.opd ?? finding($0)?.opd ?? "" })::text[],
+                        \(items.map { verified($0)?.program ?? finding($0)?.program ?? "" })::text[],
+                        \(items.map { verified($0)?.activity ?? finding($0)?.activity ?? "" })::text[],
+                        \(items.map { verified($0)?.place ?? "" })::text[],
+                        \(items.map { verified($0)?.quantity ?? 0 })::float8[],
+                        \(items.map { verified($0)?.activityAt ?? Date(timeIntervalSince1970: 0) })::timestamptz[],
+                        \(items.map { verified($0)?.decidedAt ?? finding($0)?.decidedAt ?? Date() })::timestamptz[],
+                        \(items.map { finding($0)?.fraud ?? false })::bool[],
+                        \(items.map { finding($0)?.reasonCode ?? "" })::text[],
+                        \(items.map { finding($0)?.reason ?? "" })::text[],
+                        \(inputs.map { $0.name ?? "" })::text[], \(inputs.map(\.eventId))::text[])
+                 WITH ORDINALITY AS r(kind, submission_id, nip, opd, program, activity, place, quantity, activity_at,
+                                      decided_at, fraud, reason_code, reason, name, event_id, position)
+            ORDER BY position
+            ON CONFLICT (kind, submission_id) DO NOTHING
+            RETURNING kind, submission_id
             """
         )
-        guard let award = try await PointsLedger.award(of: event.submissionId, in: connection) else {
-            logger.info(
-                "revocation recorded before any award; a later approval will earn nothing",
-                metadata: ["submission.id": "\(event.subject)"])
-            return
+        var recorded: Set<String> = []
+        for row in rows {
+            let kind: String = try row.decode("kind")
+            let id: UUID = try row.decode("submission_id")
+            recorded.insert("\(kind) \(id)")
         }
-        guard
-            let reversal = try await PointsLedger.appendReversal(
-                of: award, reason: event.reason, cause: cause, in: connection)
-        else {
-            logger.info("award already reversed", metadata: ["submission.id": "\(event.subject)"])
-            return
+        var fresh: Set<Int> = []
+        for (index, item) in items.enumerated() where recorded.remove("\(item.kind) \(item.submissionId)") != nil {
+            fresh.insert(index)
         }
-        let total = try await PointsLedger.runningTotals(of: [reversal.id], in: connection)[reversal.id]
-        try await Outbox.enqueue(
-            PointsReversed(
-                entryId: reversal.id,
-                reversesEntryId: award.id,
-                submissionId: award.submissionId,
-                nip: award.nip,
-                points: reversal.points,
-                reason: event.reason,
-                opd: award.opd,
-                reasonCode: event.reasonCode,
-                period: award.period,
-                reversedAt: reversal.recordedAt,
-                totalInPeriod: total
-            ),
-            source: ServiceName.scoring.eventSource,
-            in: connection,
-            time: reversal.recordedAt
-        )
+        return fresh
     }
 }

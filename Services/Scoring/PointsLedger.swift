@@ -4,11 +4,14 @@ import Foundation
 
 /// One row of the points ledger.
 struct LedgerEntry: Sendable, Equatable {
-    /// `award` (an approved submission), `reversal` (cancels an earlier entry), `penalty` (fraud, later issues).
+    /// `award` (an approved submission), `reversal` (cancels an earlier entry), `penalty` (fraud), `bonus`
+    /// (streak), `correction` (a replay under another rule version).
     enum Kind: String, Sendable, Codable {
         case award
         case reversal
         case penalty
+        case bonus
+        case correction
     }
 
     var id: UUID
@@ -53,9 +56,10 @@ enum PointsLedger {
         )
     }
 
-    /// Appends award entries in one statement; returns the ids actually inserted with their `recorded_at` (an
-    /// award for a submission that already has one is skipped).
-    static func appendAwards(_ entries: [LedgerEntry], causes: [String], in connection: DatabaseConnection)
+    /// Appends entries of any kind in one statement, in order; returns the ids actually inserted with their
+    /// `recorded_at` (an entry a unique index refuses — a second award, reversal, penalty or bonus of a
+    /// submission — is skipped).
+    static func append(_ entries: [LedgerEntry], causes: [String?], in connection: DatabaseConnection)
         async throws -> [UUID: Date]
     {
         guard !entries.isEmpty else { return [:] }
@@ -63,59 +67,27 @@ enum PointsLedger {
         let rows = try await connection.query(
             """
             INSERT INTO ledger_entries (id, nip, opd, submission_id, program, program_version, activity, kind, points,
-                                        breakdown, rule_version, period, activity_at, cause_event_id)
-            SELECT id, nip, opd, submission_id, program, NULLIF(program_version, 0), activity, 'award', points,
-                   breakdown::jsonb, rule_version, period, activity_at, cause
+                                        breakdown, rule_version, period, activity_at, cause_event_id, reverses)
+            SELECT id, nip, opd, submission_id, program, NULLIF(program_version, 0), activity, kind, points,
+                   breakdown::jsonb, rule_version, period, activity_at, NULLIF(cause, ''), reverses
             FROM unnest(\(entries.map(\.id))::uuid[], \(entries.map(\.nip))::text[], \(entries.map(\.opd))::text[],
                         \(entries.map(\.submissionId))::uuid[], \(entries.map(\.program))::text[],
                         \(entries.map { $0.programVersion ?? 0 })::int8[], \(entries.map(\.activity))::text[],
+                        \(entries.map(\.kind.rawValue))::text[],
                         \(entries.map(\.points))::int8[], \(breakdowns)::text[], \(entries.map(\.ruleVersion))::text[],
                         \(entries.map(\.period))::text[], \(entries.map(\.activityAt))::timestamptz[],
-                        \(causes)::text[])
-                 WITH ORDINALITY AS r(id, nip, opd, submission_id, program, program_version, activity, points,
-                                      breakdown, rule_version, period, activity_at, cause, position)
+                        \(causes.map { $0 ?? "" })::text[], \(entries.map { $0.reverses?.lowercased ?? "" })::text[])
+                 WITH ORDINALITY AS r(id, nip, opd, submission_id, program, program_version, activity, kind, points,
+                                      breakdown, rule_version, period, activity_at, cause, reverses_text, position)
+                 CROSS JOIN LATERAL (SELECT NULLIF(reverses_text, '')::uuid AS reverses) AS x
             ORDER BY position
-            ON CONFLICT (submission_id) WHERE kind = 'award' DO NOTHING
+            ON CONFLICT DO NOTHING
             RETURNING id, recorded_at
             """
         )
         var inserted: [UUID: Date] = [:]
         for row in rows { inserted[try row.decode("id")] = try row.decode("recorded_at", as: Date.self) }
         return inserted
-    }
-
-    /// Appends a reversal of `award`; `nil` when the award was already reversed.
-    static func appendReversal(
-        of award: LedgerEntry, reason: String, cause: String, in connection: DatabaseConnection
-    ) async throws -> LedgerEntry? {
-        var reversal = award
-        reversal.id = UUID()
-        reversal.kind = .reversal
-        reversal.points = -award.points
-        reversal.breakdown = [PointsComponent(kind: "reversal", points: -award.points, detail: reason)]
-        reversal.reverses = award.id
-        let rows = try await connection.query(
-            """
-            INSERT INTO ledger_entries (id, nip, opd, submission_id, program, program_version, activity, kind, points,
-                                        breakdown, rule_version, period, activity_at, cause_event_id, reverses)
-            VALUES (\(reversal.id), \(reversal.nip), \(reversal.opd), \(reversal.submissionId), \(reversal.program),
-                    \(reversal.programVersion), \(reversal.activity), 'reversal', \(reversal.points),
-                    \(PostgresJSON(reversal.breakdown)), \(reversal.ruleVersion), \(reversal.period),
-                    \(reversal.activityAt), \(cause), \(award.id))
-            ON CONFLICT (reverses) WHERE kind = 'reversal' DO NOTHING
-            RETURNING recorded_at
-            """
-        )
-        guard let row = rows.first else { return nil }
-        reversal.recordedAt = try row.decode("recorded_at")
-        return reversal
-    }
-
-    /// The award of `submissionId`, if any.
-    static func award(of submissionId: UUID, in connection: DatabaseConnection) async throws -> LedgerEntry? {
-        try await connection.query(
-            "SELECT \(unsafeSQL: columns) FROM ledger_entries WHERE submission_id = \(submissionId) AND kind = 'award'"
-        ).first.map(entry)
     }
 
     /// Each entry's ASN total in its period up to and including the entry (ledger order).
@@ -151,30 +123,6 @@ enum PointsLedger {
         ).map { try $0.decode("pair", as: String.self) }
     }
 
-    /// The awards (not reversed) of `nips` with an activity time in `range`, for the rules' context.
-    static func priorAwards(
-        of nips: some Collection<String>, activityIn range: Range<Date>, in connection: DatabaseConnection
-    ) async throws -> [String: [PriorAward]] {
-        guard !nips.isEmpty else { return [:] }
-        let rows = try await connection.query(
-            """
-            SELECT e.nip, e.activity, e.activity_at, e.points FROM ledger_entries e
-            WHERE e.kind = 'award' AND e.nip = ANY(\(Array(Set(nips)))::text[])
-              AND e.activity_at >= \(range.lowerBound) AND e.activity_at < \(range.upperBound)
-              AND NOT EXISTS (SELECT 1 FROM ledger_entries r WHERE r.kind = 'reversal' AND r.reverses = e.id)
-            ORDER BY e.seq
-            """
-        )
-        var awards: [String: [PriorAward]] = [:]
-        for row in rows {
-            awards[try row.decode("nip"), default: []].append(
-                PriorAward(
-                    activity: try row.decode("activity"), activityAt: try row.decode("activity_at"),
-                    points: try row.decode("points")))
-        }
-        return awards
-    }
-
     /// The entries of `nip` in `periods` (quarters), in ledger order, and their sum.
     static func entries(of nip: String, in periods: [String], connection: DatabaseConnection) async throws
         -> [LedgerEntry]
@@ -187,6 +135,24 @@ enum PointsLedger {
         ).map(entry)
     }
 
+    /// A page of entries in ledger order after `seq` `after`: one ASN's or everyone's, in `periods` (quarters) or
+    /// all; with the `seq` of the last entry (the next cursor).
+    static func page(
+        nip: String?, periods: [String]?, after: Int64, limit: Int, in connection: DatabaseConnection
+    ) async throws -> (entries: [LedgerEntry], lastSeq: Int64?) {
+        let rows = try await connection.query(
+            """
+            SELECT \(unsafeSQL: columns), seq FROM ledger_entries
+            WHERE seq > \(after) AND (\(nip)::text IS NULL OR nip = \(nip))
+              AND (\(periods == nil) OR period = ANY(\(periods ?? [])::text[]))
+            ORDER BY seq LIMIT \(limit)
+            """
+        )
+        let entries = try rows.map(entry)
+        let last = try rows.last.map { try $0.decode("seq", as: Int64.self) }
+        return (entries, last)
+    }
+
     // MARK: Helpers
 
     private static let columns = """
@@ -194,7 +160,12 @@ enum PointsLedger {
         period, activity_at, recorded_at, reverses
         """
 
-    private static func entry(_ row: PostgresRow) throws -> LedgerEntry {
+    static func entry(_ row: PostgresRow) throws -> LedgerEntry {
+        try entry(row, breakdown: true)
+    }
+
+    /// An entry from a row; without decoding `breakdown` (left empty) when `breakdown` is false.
+    static func entry(_ row: PostgresRow, breakdown: Bool) throws -> LedgerEntry {
         let kind: String = try row.decode("kind")
         return LedgerEntry(
             id: try row.decode("id"),
@@ -206,7 +177,7 @@ enum PointsLedger {
             activity: try row.decode("activity"),
             kind: LedgerEntry.Kind(rawValue: kind) ?? .award,
             points: try row.decode("points"),
-            breakdown: try row.decode("breakdown", as: PostgresJSON<[PointsComponent]>.self).value,
+            breakdown: breakdown ? try row.decode("breakdown", as: PostgresJSON<[PointsComponent]>.self).value : [],
             ruleVersion: try row.decode("rule_version"),
             period: try row.decode("period"),
             activityAt: try row.decode("activity_at"),

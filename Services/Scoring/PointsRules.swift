@@ -10,10 +10,14 @@ struct ScoringInput: Sendable, Equatable {
     var place: String
     var quantity: Double
     var activityAt: Date
+    /// When verification approved it (decides whether an earning ban applies).
+    var decidedAt: Date
+    var opd: String
+    var name: String?
 
     init(
         submissionId: UUID, nip: String, program: String, activity: String, place: String, quantity: Double,
-        activityAt: Date
+        activityAt: Date, decidedAt: Date? = nil, opd: String = "", name: String? = nil
     ) {
         self.submissionId = submissionId
         self.nip = nip
@@ -22,12 +26,16 @@ struct ScoringInput: Sendable, Equatable {
         self.place = place
         self.quantity = quantity
         self.activityAt = activityAt
+        self.decidedAt = decidedAt ?? activityAt
+        self.opd = opd
+        self.name = name
     }
 
     init(_ event: SubmissionVerified) {
         self.init(
             submissionId: event.submissionId, nip: event.nip, program: event.program, activity: event.activity,
-            place: event.place, quantity: event.quantity, activityAt: event.activityAt)
+            place: event.place, quantity: event.quantity, activityAt: event.activityAt, decidedAt: event.decidedAt,
+            opd: event.opd, name: event.name)
     }
 }
 
@@ -48,10 +56,16 @@ struct RuleContext: Sendable, Equatable {
     var priorAwards: [PriorAward]
     /// Whether verification later revoked the submission (a revocation arrived before the approval).
     var revoked: Bool
+    /// Campaigns whose window may contain the activity (the rules pick those that apply).
+    var campaigns: [Campaign]
+    /// The earning ban in force when the approval was decided, if any.
+    var ban: Range<Date>?
 
-    init(priorAwards: [PriorAward] = [], revoked: Bool = false) {
+    init(priorAwards: [PriorAward] = [], revoked: Bool = false, campaigns: [Campaign] = [], ban: Range<Date>? = nil) {
         self.priorAwards = priorAwards
         self.revoked = revoked
+        self.campaigns = campaigns
+        self.ban = ban
     }
 }
 
@@ -78,6 +92,14 @@ enum PointsRules {
         static let perKg = "per_kg"
         static let placeFactor = "place_factor"
         static let notEligible = "not_eligible"
+        static let campaign = "campaign"
+        static let dailyCap = "daily_cap"
+        static let weeklyCap = "weekly_cap"
+        static let earningBan = "earning_ban"
+        static let streakBonus = "streak_bonus"
+        static let fraudPenalty = "fraud_penalty"
+        static let reversal = "reversal"
+        static let correction = "correction"
     }
 
     /// Computes the points of `input` under `program` (`nil`: the program is unknown to scoring).
@@ -113,13 +135,61 @@ enum PointsRules {
             subtotal += points
         }
         let factor = program.placeFactor(input.place)
-        let total = roundedDown(Double(subtotal) * factor)
+        var total = roundedDown(Double(subtotal) * factor)
         if total != subtotal {
             breakdown.append(
                 PointsComponent(
                     kind: Kind.placeFactor, points: total - subtotal, detail: "×\(format(factor)) \(input.place)"))
         }
+        // Overlapping campaigns: the highest multiplier wins, never the product.
+        if let campaign = context.campaigns.filter({ $0.applies(to: input) }).max(by: {
+            ($0.multiplier, $1.name) < ($1.multiplier, $0.name)
+        }) {
+            let multiplied = roundedDown(Double(total) * campaign.multiplier)
+            breakdown.append(
+                PointsComponent(
+                    kind: Kind.campaign, points: multiplied - total,
+                    detail: "\(campaign.name) ×\(format(campaign.multiplier))"))
+            total = multiplied
+        }
+        if let ban = context.ban {
+            breakdown.append(
+                PointsComponent(
+                    kind: Kind.earningBan, points: -total,
+                    detail: "larangan memperoleh poin sampai \(jakartaText(ban.upperBound)) / earning banned"))
+            return PointsComputation(points: 0, breakdown: breakdown, ineligibleReason: nil)
+        }
+        // Caps count the earlier approvals of the activity that earned points, per Jakarta day and ISO week.
+        let earlier = context.priorAwards.filter { $0.activity == input.activity && $0.points > 0 }
+        if let cap = activity.dailyCap {
+            let day = JakartaCalendar.dayIndex(input.activityAt)
+            if earlier.filter({ JakartaCalendar.dayIndex($0.activityAt) == day }).count >= cap {
+                breakdown.append(
+                    PointsComponent(
+                        kind: Kind.dailyCap, points: -total,
+                        detail: "batas harian \(cap)× \(activity.name) tercapai / daily cap reached"))
+                return PointsComputation(points: 0, breakdown: breakdown, ineligibleReason: nil)
+            }
+        }
+        if let cap = activity.weeklyCap {
+            let week = JakartaCalendar.weekIndex(input.activityAt)
+            if earlier.filter({ JakartaCalendar.weekIndex($0.activityAt) == week }).count >= cap {
+                breakdown.append(
+                    PointsComponent(
+                        kind: Kind.weeklyCap, points: -total,
+                        detail: "batas mingguan \(cap)× \(activity.name) tercapai / weekly cap reached"))
+                return PointsComputation(points: 0, breakdown: breakdown, ineligibleReason: nil)
+            }
+        }
         return PointsComputation(points: total, breakdown: breakdown, ineligibleReason: nil)
+    }
+
+    static func jakartaText(_ date: Date) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = Period.timeZone
+        formatter.dateFormat = "yyyy-MM-dd HH:mm 'WIB'"
+        return formatter.string(from: date)
     }
 
     /// ⌊x⌋ after rounding to six decimals, so that binary fractions such as 100 × 0.29 = 28.999999999999996 give
@@ -135,7 +205,50 @@ enum PointsRules {
             ineligibleReason: reason)
     }
 
-    private static func format(_ value: Double) -> String {
+    static func format(_ value: Double) -> String {
         value == value.rounded() && abs(value) < 1e15 ? String(Int(value)) : String(value)
+    }
+}
+
+/// Days and ISO weeks in Asia/Jakarta time (UTC+7, no daylight saving) as plain integers, so caps and streaks
+/// compare numbers.
+enum JakartaCalendar {
+    /// Days since 1970-01-01 in Jakarta.
+    static func dayIndex(_ date: Date) -> Int {
+        Int(((date.timeIntervalSince1970 + 7 * 3600) / 86_400).rounded(.down))
+    }
+
+    /// ISO weeks (Monday to Sunday) since the week of 1970-01-05 (a Monday); consecutive weeks differ by one, also
+    /// across a year boundary (2026-W53 → 2027-W01).
+    static func weekIndex(_ date: Date) -> Int {
+        Int((Double(dayIndex(date) - 4) / 7).rounded(.down))
+    }
+
+    /// `2026-W05` (ISO year and week).
+    static func weekLabel(_ date: Date) -> String {
+        var calendar = Calendar(identifier: .iso8601)
+        calendar.timeZone = Period.timeZone
+        let components = calendar.dateComponents([.yearForWeekOfYear, .weekOfYear], from: date)
+        let week = components.weekOfYear ?? 0
+        return "\(components.yearForWeekOfYear ?? 0)-W\(week < 10 ? "0" : "")\(week)"
+    }
+}
+
+/// A campaign multiplier (e.g. Hari Peduli Sampah Nasional): approved activities done inside the window earn
+/// `multiplier` times the points.
+struct Campaign: Sendable, Equatable, Codable {
+    var id: UUID
+    var name: String
+    var multiplier: Double
+    /// Only these activities; `nil` or empty: all.
+    var activities: [String]?
+    /// Only this program; `nil`: all.
+    var program: String?
+    var startsAt: Date
+    var endsAt: Date
+
+    func applies(to input: ScoringInput) -> Bool {
+        (startsAt..<endsAt).contains(input.activityAt) && (program == nil || program == input.program)
+            && (activities?.isEmpty ?? true || activities?.contains(input.activity) == true)
     }
 }

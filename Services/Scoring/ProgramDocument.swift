@@ -21,6 +21,12 @@ struct ProgramDocument: Codable, Sendable, Equatable {
     var placeFactors: [String: Double]?
     /// Limits verification applies.
     var verification: VerificationPolicy?
+    /// How many Jakarta calendar days back an activity may be claimed (intake); `nil`: intake's default (7).
+    var maxClaimAgeDays: Int?
+    /// Bonus for consecutive ISO weeks with approved work.
+    var streak: StreakRule?
+    /// Penalty for fraud findings and the temporary earning ban after repeated fraud.
+    var fraud: FraudRule?
     /// The activity catalogue.
     var activities: [ActivityDefinition]
 
@@ -51,7 +57,8 @@ struct ProgramDocument: Codable, Sendable, Equatable {
             description: description,
             placeFactors: placeFactors,
             active: isActive,
-            verification: verification
+            verification: verification,
+            maxClaimAgeDays: maxClaimAgeDays
         )
     }
 }
@@ -65,14 +72,48 @@ enum ProgramVocabulary {
     /// Keys allowed at the top level of a program file.
     static let documentKeys: Set<String> = [
         "program", "version", "name", "description", "active", "placeFactors", "verification", "activities",
+        "maxClaimAgeDays", "streak", "fraud",
     ]
     /// Keys allowed in an activity.
     static let activityKeys: Set<String> = [
         "code", "name", "unit", "places", "basePoints", "pointsPerKg", "dailyCap", "weeklyCap", "maxQuantity",
-        "description",
+        "minQuantity", "description",
     ]
     /// Keys allowed under `verification`.
     static let verificationKeys: Set<String> = [
-        "captureWindowHours", "geofenceMeters", "auditSampleRate", "fourEyesMinPoints",
+        "captureWindowHours", "geofenceMeters", "auditSampleRate", "fourEyesMinPoints", "nearDuplicateDistance",
     ]
+}
+
+/// The streak bonus: an ASN whose approved work spans `weeks` consecutive ISO weeks (Asia/Jakarta) earns `points`
+/// once, when the week completing the run gets its first approved work.
+struct StreakRule: Codable, Sendable, Equatable {
+    struct Bonus: Codable, Sendable, Equatable {
+        /// The run length in consecutive ISO weeks, e.g. 4.
+        var weeks: Int
+        /// Bonus points.
+        var points: Int
+    }
+
+    var bonuses: [Bonus]
+
+    /// The longest configured run.
+    var longest: Int { bonuses.map(\.weeks).max() ?? 0 }
+}
+
+/// Fraud: every rejection (or revocation) flagged as fraud costs `penaltyPoints`; `ban` bars earning for a while
+/// after repeated fraud.
+struct FraudRule: Codable, Sendable, Equatable {
+    struct Ban: Codable, Sendable, Equatable {
+        /// This many fraud findings …
+        var rejections: Int
+        /// … within this many days (by decision time) …
+        var withinDays: Int
+        /// … ban earning for this many days from the last finding.
+        var banDays: Int
+    }
+
+    /// Points deducted per fraud finding (written positive).
+    var penaltyPoints: Int
+    var ban: Ban?
 }

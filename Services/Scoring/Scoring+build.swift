@@ -23,12 +23,14 @@ struct ScoringService {
     ///   - programsDirectory: Directory of program files (`PROGRAMS_DIRECTORY`, default `deploy/programs`), loaded
     ///     and validated now so that an invalid file stops the start with a clear message.
     ///   - now: The clock deciding the default period of `GET /v1/asn/{nip}/points`.
+    ///   - decisionsQueue: The name of the decisions queue (tests use unique names on the shared broker).
     /// - Throws: ``ProgramFileError``/``ProgramCatalogError`` for invalid program files; configuration errors.
     init(
         configuration: ServiceConfiguration,
         logger: Logger,
         programsDirectory: URL,
-        now: @escaping @Sendable () -> Date = { Date() }
+        now: @escaping @Sendable () -> Date = { Date() },
+        decisionsQueue: String = DecisionHandler.queue.name
     ) throws {
         let programs = try ProgramCatalog.load(directory: programsDirectory)
         if programs.isEmpty {
@@ -40,7 +42,11 @@ struct ScoringService {
             service: .scoring,
             migrations: try scoringResources.migrations(),
             queues: [
-                InboxQueue(spec: DecisionHandler.queue) { events, connection in
+                InboxQueue(
+                    spec: QueueSpec(
+                        name: decisionsQueue, bindings: DecisionHandler.queue.bindings,
+                        deliveryLimit: DecisionHandler.queue.deliveryLimit)
+                ) { events, connection in
                     try await decisions.handle(events, in: connection)
                 }
             ],

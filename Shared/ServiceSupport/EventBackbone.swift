@@ -47,6 +47,9 @@ package struct EventBackbone: Sendable {
     package let relay: OutboxRelay
     /// One inbox consumer per consumed queue.
     package let consumers: [InboxConsumer]
+    /// What each consumer declares on the broker (its queue, dead-letter queue and bindings), in `queues` order;
+    /// `deploy/rabbitmq/definitions.json` is checked against these.
+    package let consumerTopologies: [Topology]
     /// The service's migrations: the shared outbox/inbox schema first, then its own files.
     package let migrations: [Migration]
     /// The outbox relay's own small pool (application name `<service>-relay`), so HTTP handlers never wait for a
@@ -91,13 +94,14 @@ package struct EventBackbone: Sendable {
         )
         let exchange = configuration.eventsExchange
         let amqpURL = configuration.amqpURL
-        consumers = try queues.map { queue in
+        consumerTopologies = queues.map { Topology(eventsExchange: exchange, queues: [$0.spec]) }
+        consumers = try zip(queues, consumerTopologies).map { queue, topology in
             InboxConsumer(
                 consumer: service.rawValue,
                 queue: queue.spec.name,
                 pool: pool,
                 amqp: try AMQPConfiguration(url: amqpURL, connectionName: "\(service.rawValue)-\(queue.spec.name)"),
-                topology: Topology(eventsExchange: exchange, queues: [queue.spec]),
+                topology: topology,
                 logger: logger,
                 handler: queue.handler
             )

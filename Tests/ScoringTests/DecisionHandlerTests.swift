@@ -51,6 +51,17 @@ struct DecisionHandlerTests {
     @Test("a batch scores every approval with running totals per ASN and period")
     func batch() async throws {
         try await Self.withProgram { pool in
+            // Version 2 without caps or streaks, so every approval earns its 5 points.
+            var uncapped = try ScoringFixture.peduliSampah()
+            uncapped.version = 2
+            uncapped.streak = nil
+            uncapped.activities = uncapped.activities.map { activity in
+                var activity = activity
+                activity.dailyCap = nil
+                activity.weeklyCap = nil
+                return activity
+            }
+            try await ProgramCatalog.apply(uncapped, pool: pool, logger: ScoringFixture.logger)
             let april = Date(timeIntervalSince1970: 1_774_980_000)  // 1 April 01:00 WIB: 2026-Q2
             let events = try (0..<150).map { index in
                 try ScoringFixture.event(
@@ -182,7 +193,7 @@ struct DecisionHandlerTests {
         }
     }
 
-    @Test("a rejection has no ledger effect")
+    @Test("a rejection that is not for fraud has no ledger effect")
     func rejection() async throws {
         try await Self.withProgram { pool in
             let rejection = SubmissionRejected(

@@ -42,12 +42,37 @@ enum ScoringFixture {
         activity: String = "pilah_sampah",
         place: String = "office",
         quantity: Double = 1,
-        activityAt: Date = ScoringFixture.february
+        activityAt: Date = ScoringFixture.february,
+        decidedAt: Date? = nil
     ) -> SubmissionVerified {
         SubmissionVerified(
             submissionId: submissionId, nip: nip, opd: "DLH", program: program, activity: activity, place: place,
-            activityAt: activityAt, quantity: quantity, decidedAt: activityAt.addingTimeInterval(3600),
+            activityAt: activityAt, quantity: quantity, decidedAt: decidedAt ?? activityAt.addingTimeInterval(3600),
             decidedBy: SubmissionVerified.automatic, name: "Siti Rahma")
+    }
+
+    /// `hour`:`minute` WIB on the given Jakarta calendar day.
+    static func jakarta(_ year: Int, _ month: Int, _ day: Int, _ hour: Int = 9, _ minute: Int = 0) -> Date {
+        Period.calendar.date(from: DateComponents(year: year, month: month, day: day, hour: hour, minute: minute))!
+    }
+
+    static func rejected(
+        submissionId: UUID = UUID(), nip: String = ScoringFixture.nip, fraud: Bool = true,
+        decidedAt: Date = ScoringFixture.february, reasonCode: String = "DUPLICATE_EVIDENCE"
+    ) -> SubmissionRejected {
+        SubmissionRejected(
+            submissionId: submissionId, nip: nip, opd: "DLH", reasonCode: reasonCode,
+            reason: "Foto sudah pernah dipakai.", decidedAt: decidedAt, decidedBy: "auto", fraud: fraud,
+            program: "peduli-sampah", activity: "pilah_sampah")
+    }
+
+    static func revoked(
+        _ approval: SubmissionVerified, fraud: Bool = false, decidedAt: Date? = nil
+    ) -> SubmissionRevoked {
+        SubmissionRevoked(
+            submissionId: approval.submissionId, nip: approval.nip, opd: approval.opd,
+            reasonCode: fraud ? "NEAR_DUPLICATE_EVIDENCE" : "REVIEWER_REJECTED", reason: "Audit: bukti tidak sah.",
+            decidedAt: decidedAt ?? approval.decidedAt.addingTimeInterval(86_400), decidedBy: otherNIP, fraud: fraud)
     }
 
     static func event(_ payload: some EventPayload) throws -> CloudEvent {
@@ -75,6 +100,13 @@ enum ScoringFixture {
             )
             .map { row in try ContractsJSON.decode(E.self, from: Data(try row.decode("payload", as: String.self).utf8))
             }
+        }
+    }
+
+    /// The ledger entries of `nip` in ledger order (every period).
+    static func entries(_ nip: String = ScoringFixture.nip, pool: DatabasePool) async throws -> [LedgerEntry] {
+        try await pool.withConnection { connection in
+            try await PointsLedger.page(nip: nip, periods: nil, after: 0, limit: 10_000, in: connection).entries
         }
     }
 

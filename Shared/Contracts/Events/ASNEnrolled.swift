@@ -36,6 +36,10 @@ package struct ASNEnrolled: EventPayload {
     package var roles: [String]?
     /// Whether the ASN heads their OPD (sees the OPD's punishments).
     package var isOPDHead: Bool?
+    /// Whether the ASN is active; `nil` in older events means active.
+    package var active: Bool?
+    /// Unit (bidang/bagian) inside the OPD.
+    package var unit: String?
 
     /// Creates the payload.
     package init(
@@ -50,7 +54,9 @@ package struct ASNEnrolled: EventPayload {
         messagingOptIn: Bool? = nil,
         locations: [RegisteredLocation]? = nil,
         roles: [String]? = nil,
-        isOPDHead: Bool? = nil
+        isOPDHead: Bool? = nil,
+        active: Bool? = nil,
+        unit: String? = nil
     ) {
         self.nip = nip
         self.name = name
@@ -64,6 +70,8 @@ package struct ASNEnrolled: EventPayload {
         self.locations = locations
         self.roles = roles
         self.isOPDHead = isOPDHead
+        self.active = active
+        self.unit = unit
     }
 
     /// The NIP.

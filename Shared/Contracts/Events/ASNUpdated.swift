@@ -40,6 +40,8 @@ package struct ASNUpdated: EventPayload {
     package var isOPDHead: Bool?
     /// Names of the fields that changed, informational.
     package var changedFields: [String]?
+    /// Unit (bidang/bagian) inside the OPD.
+    package var unit: String?
 
     /// Creates the payload.
     package init(
@@ -56,7 +58,8 @@ package struct ASNUpdated: EventPayload {
         locations: [RegisteredLocation]? = nil,
         roles: [String]? = nil,
         isOPDHead: Bool? = nil,
-        changedFields: [String]? = nil
+        changedFields: [String]? = nil,
+        unit: String? = nil
     ) {
         self.nip = nip
         self.name = name
@@ -72,6 +75,7 @@ package struct ASNUpdated: EventPayload {
         self.roles = roles
         self.isOPDHead = isOPDHead
         self.changedFields = changedFields
+        self.unit = unit
     }
 
     /// The NIP.

@@ -35,6 +35,10 @@ package struct PointsAwarded: EventPayload {
     package var name: String?
     /// How the points were made up (base, per kg, place factor, campaign, streak, cap).
     package var breakdown: [PointsComponent]?
+    /// The ledger entry's kind: `award` (an approved submission), `bonus` (streak bonus for the submission that
+    /// completed the streak) or `correction` (a recompute under another rule version); `nil` in older events
+    /// means `award`.
+    package var entryKind: String?
 
     /// Creates the payload.
     package init(
@@ -50,7 +54,8 @@ package struct PointsAwarded: EventPayload {
         awardedAt: Date,
         totalInPeriod: Int,
         name: String? = nil,
-        breakdown: [PointsComponent]? = nil
+        breakdown: [PointsComponent]? = nil,
+        entryKind: String? = nil
     ) {
         self.entryId = entryId
         self.submissionId = submissionId
@@ -65,6 +70,7 @@ package struct PointsAwarded: EventPayload {
         self.totalInPeriod = totalInPeriod
         self.name = name
         self.breakdown = breakdown
+        self.entryKind = entryKind
     }
 
     /// The NIP.

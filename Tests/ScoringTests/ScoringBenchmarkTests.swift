@@ -1,0 +1,156 @@
+import Contracts
+import Database
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import ServiceSupport
+import TestSupport
+import Testing
+
+@testable import Scoring
+
+/// The issue's benchmarks for a city of 20,000 ASN with 1,000,000 ledger entries. Off by default (minutes of
+/// work); run with `SCORING_BENCH=1 swift test --skip-build --disable-xctest --filter ScoringBenchmark`. Prints
+/// the numbers; asserts only that the work was done.
+@Suite("Scoring benchmark", .enabled(if: ProcessInfo.processInfo.environment["SCORING_BENCH"] != nil))
+struct ScoringBenchmarkTests {
+    typealias F = ScoringFixture
+    static let asnCount = 20_000
+    static let entriesPerASN = 50
+
+    static func nip(_ index: Int) -> String {
+        let year = 1960 + index / 999 % 40
+        return "\(year)0101\(year + 25)01\(index % 2 + 1)\(String(format: "%03d", index % 999 + 1))"
+    }
+
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+
+    @Test("20,000 ASN, 1,000,000 ledger entries: roster import, decisions/s, GET points latency")
+    func benchmark() async throws {
+        try await withTestDatabaseURL(service: "scoring", migrations: scoringResources.allMigrations()) { url in
+            let service = try ScoringService(
+                configuration: F.configuration(databaseURL: url), logger: F.logger,
+                programsDirectory: F.programsDirectory, now: { F.february })
+            let pool = service.backbone.pool
+            do {
+                try await service.prepare()
+                let app = try await service.app.buildApplication()
+                try await app.test(.router) { client in try await run(client, pool) }
+            } catch {
+                await pool.close()
+                throw error
+            }
+            await pool.close()
+        }
+    }
+
+    private func run(_ client: any TestClientProtocol, _ pool: DatabasePool) async throws {
+        let clock = ContinuousClock()
+        // 1. Roster import, 20,000 rows in one request.
+        var csv = "nip,name,opd,unit,phone,email,office_lat,office_lon,home_lat,home_lon,active\n"
+        for index in 0..<Self.asnCount {
+            csv +=
+                "\(Self.nip(index)),ASN \(index),OPD\(index % 40),,0812\(String(format: "%08d", index)),,"
+                + "-6.99,110.42,-7.01,110.43,true\n"
+        }
+        var headers = try await F.bearer(nip: F.otherNIP, roles: ["scoring-admin"])
+        headers[.contentType] = "text/csv"
+        let rosterStart = clock.now
+        let roster = try await client.execute(
+            uri: "/v1/roster", method: .post, headers: headers, body: ByteBuffer(string: csv))
+        let rosterTime = clock.now - rosterStart
+        #expect(roster.status == .ok)
+        print("SCORING BENCHMARK roster import, \(Self.asnCount) rows: \(Self.seconds(rosterTime)) s")
+
+        // 2. 1,000,000 ledger entries (50 awards per ASN over 2026-Q1), written by SQL.
+        let seedStart = clock.now
+        // In statements of 1,000 ASN (50,000 rows) each, under the statement timeout.
+        for offset in stride(from: 0, to: Self.asnCount, by: 1000) {
+            try await pool.withConnection { connection in
+                try await connection.query(
+                    """
+                    INSERT INTO ledger_entries (id, nip, opd, submission_id, program, program_version, activity, kind,
+                                                points, breakdown, rule_version, period, activity_at)
+                    SELECT gen_random_uuid(), r.nip, r.opd, gen_random_uuid(), 'peduli-sampah', 1, 'kurangi_plastik',
+                           'award', 5, '[{"kind":"base","points":5}]'::jsonb, 'peduli-sampah@1', '2026-Q1',
+                           timestamptz '2026-01-01 09:00+07' + (g * interval '36 hours')
+                    FROM (SELECT nip, opd FROM roster ORDER BY nip OFFSET \(offset) LIMIT 1000) AS r
+                    CROSS JOIN generate_series(0, \(Self.entriesPerASN - 1)) AS g
+                    """
+                )
+            }
+        }
+        try await pool.withConnection { try await $0.execute(unsafeSQL: "ANALYZE") }
+        let seedTime = clock.now - seedStart
+        let entries = try await F.count("SELECT count(*) FROM ledger_entries", pool: pool)
+        #expect(entries == Self.asnCount * Self.entriesPerASN)
+        print("SCORING BENCHMARK seeded \(entries) ledger entries in \(Self.seconds(seedTime)) s")
+
+        // 3. Decisions through the handler in inbox-sized batches (200), one transaction each, as the consumer
+        // applies them (without the broker): approvals spread over the city, in March.
+        let handler = DecisionHandler(logger: F.logger)
+        let decisions = 20_000
+        let events = try (0..<decisions).map { index in
+            try F.event(
+                F.verified(
+                    nip: Self.nip((index * 7919) % Self.asnCount), activity: "pilah_sampah",
+                    activityAt: F.jakarta(2026, 3, 2 + index % 20, 8 + index % 10)))
+        }
+        // First half by one consumer, second half by two competing consumers (two connections).
+        let half = decisions / 2
+        let decisionsStart = clock.now
+        for start in stride(from: 0, to: half, by: 200) {
+            let batch = Array(events[start..<min(half, start + 200)])
+            try await pool.withTransaction { connection in try await handler.handle(batch, in: connection) }
+        }
+        let decisionsTime = clock.now - decisionsStart
+        let competingStart = clock.now
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for worker in 0..<2 {
+                group.addTask {
+                    for start in stride(from: half + worker * 200, to: decisions, by: 400) {
+                        let batch = Array(events[start..<min(decisions, start + 200)])
+                        try await pool.withTransaction { connection in
+                            try await handler.handle(batch, in: connection)
+                        }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let competingTime = clock.now - competingStart
+        #expect(try await F.count("SELECT count(*) FROM decision_inputs", pool: pool) == decisions)
+
+        // 4. GET /v1/asn/{nip}/points for random ASNs, one at a time, through the router.
+        let adminHeaders = try await F.bearer(nip: F.otherNIP, roles: ["scoring-admin"])
+        var latencies: [Double] = []
+        for index in 0..<2000 {
+            let nip = Self.nip((index * 104_729) % Self.asnCount)
+            let start = clock.now
+            let response = try await client.execute(
+                uri: "/v1/asn/\(nip)/points?period=2026-Q1", method: .get, headers: adminHeaders)
+            latencies.append(Self.seconds(clock.now - start) * 1000)
+            #expect(response.status == .ok)
+        }
+        latencies.sort()
+        let p50 = latencies[latencies.count / 2]
+        let p99 = latencies[latencies.count * 99 / 100]
+        print(
+            """
+            SCORING BENCHMARK (debug build, shared 2-core machine)
+              roster import, \(Self.asnCount) rows, one request: \(String(format: "%.2f", Self.seconds(rosterTime))) s
+              seed \(entries) ledger entries (SQL): \(String(format: "%.1f", Self.seconds(seedTime))) s
+              decisions through the handler, one consumer: \(half) in \(String(format: "%.2f", Self.seconds(decisionsTime))) s \
+            = \(Int(Double(half) / Self.seconds(decisionsTime)))/s (batches of 200)
+              decisions through the handler, two competing consumers: \(decisions - half) in \
+            \(String(format: "%.2f", Self.seconds(competingTime))) s \
+            = \(Int(Double(decisions - half) / Self.seconds(competingTime)))/s
+              GET /v1/asn/{nip}/points: p50 \(String(format: "%.2f", p50)) ms, p99 \(String(format: "%.2f", p99)) ms \
+            (2000 sequential requests, in-process router)
+            """)
+    }
+}
