@@ -79,9 +79,22 @@ let package = Package(
             pkgConfig: "librabbitmq",
             providers: [.apt(["librabbitmq-dev"])]
         ),
+        // libjpeg-turbo's TurboJPEG (JPEG decode at 1/8 scale, encode for tests) and zlib (PNG inflate).
+        .systemLibrary(
+            name: "CPhotoCodecs",
+            path: "Shared/CPhotoCodecs",
+            pkgConfig: "libturbojpeg",
+            providers: [.apt(["libturbojpeg0-dev", "zlib1g-dev"])]
+        ),
 
         // Shared modules.
         .target(name: "Contracts", path: "Shared/Contracts", swiftSettings: swiftSettings),
+        .target(
+            name: "Photo",
+            dependencies: ["CPhotoCodecs", "Contracts"],
+            path: "Shared/Photo",
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "Database",
             dependencies: ["CLibPQ", logging, lifecycle, metrics],
@@ -112,7 +125,7 @@ let package = Package(
         ),
 
         // Services and tools.
-        service("Intake", extra: [crypto] + nio, pages: true),
+        service("Intake", extra: [crypto, "Photo"] + nio, pages: true),
         service("Verification", pages: true),
         service("Scoring", extra: [.product(name: "Yams", package: "Yams")]),
         service("Notification"),
@@ -159,7 +172,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        serviceTests("Intake", extra: nio),
+        serviceTests("Intake", extra: ["Photo"] + nio),
         serviceTests("Verification", extra: [crypto]),
         serviceTests("Scoring"),
         serviceTests("Notification"),

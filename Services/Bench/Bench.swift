@@ -14,6 +14,8 @@ struct BenchMain {
             try await runMessagingBench(arguments: rest)
         case "e2e":
             try await runEndToEndBench(arguments: rest)
+        case "intake":
+            try await runIntakeBench(arguments: rest)
         case "photos":
             try writeSamplePhotos(arguments: rest)
         case "demo":
@@ -23,7 +25,7 @@ struct BenchMain {
             try await runMessagingBench(arguments: [])
         default:
             print(
-                "usage: asnreward-bench db|messaging|e2e [N] [concurrency]|e2e --rate R --duration S|photos DIR [N]"
+                "usage: asnreward-bench db|messaging|e2e [N] [concurrency]|intake [N] [concurrency] [--pid P]|e2e --rate R --duration S|photos DIR [N]"
                     + "|demo|all")
         }
     }

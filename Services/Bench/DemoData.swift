@@ -140,7 +140,10 @@ struct DemoCity {
                 var photo = photos.photo(metadata: metadata, comment: "demo \(who.nip) \(dayKey)", variant: variant)
                 let roll = random.next() % 120
                 if roll < 3 {
-                    photo = TestImages.jpeg(seed: variant)  // no EXIF: a verifier must look at it
+                    // No EXIF: a verifier must look at it. The same real JPEG without its APP1 segment (intake
+                    // decodes every photo, so a header-only file would be refused as corrupt).
+                    let exifEnd = 4 + (Int(photo[4]) << 8 | Int(photo[5]))
+                    photo = [0xFF, 0xD8] + photo[exifEnd...]
                 } else if roll < 5, person > 0 {
                     let colleague = population.people[person - 1]
                     photo = photos.photo(

@@ -6,6 +6,7 @@ import Hummingbird
 import Logging
 import ServiceLifecycle
 import ServiceSupport
+import Synchronization
 
 /// Everything `intake` runs: the HTTP application and the database/broker backbone under it; `main` and the
 /// tests build it the same way.
@@ -26,15 +27,24 @@ package struct IntakeService {
     ///   3600).
     /// - `EVIDENCE_COLLECT_INTERVAL_SECONDS`: time between orphan collection passes (default 3600; 0 turns it off).
     ///
-    /// `statusQueueName` is `intake.status` except in tests that share a broker.
+    /// - `SUBMISSION_RATE_LIMIT` / `SUBMISSION_RATE_WINDOW_SECONDS` / `SUBMISSION_DAILY_CAP`: per-NIP limits
+    ///   (default 10 per 60 s, 20 per Asia/Jakarta day; see ``AbuseLimits``).
+    /// - `PROGRAM_REFRESH_SECONDS`: how long a process trusts its cached program (default 5).
+    ///
+    /// `statusQueueName` and `programsQueueName` are `intake.status` and `intake.programs` except in tests that
+    /// share a broker.
     package init<Store: EvidenceStore>(
         configuration: ServiceConfiguration,
         logger: Logger,
         evidenceStore: Store,
-        statusQueueName: String = StatusProjection.queueName
+        statusQueueName: String = StatusProjection.queueName,
+        programsQueueName: String = ProgramBook.queueName
     ) throws {
         let settings = try IntakeSettings(configuration: configuration)
+        let limits = try AbuseLimits(configuration: configuration)
+        let refresh = try configuration.int("PROGRAM_REFRESH_SECONDS", default: 5)
         let projection = StatusProjection(logger: logger)
+        let programBox = ProgramBookBox()
         let backbone = try EventBackbone(
             configuration: configuration,
             service: .intake,
@@ -42,15 +52,22 @@ package struct IntakeService {
             queues: [
                 InboxQueue(spec: StatusProjection.queueSpec(name: statusQueueName)) { events, connection in
                     try await projection.handle(events, in: connection)
-                }
+                },
+                InboxQueue(spec: ProgramBook.queueSpec(name: programsQueueName)) { events, connection in
+                    try await programBox.book?.handle(events, in: connection)
+                },
             ],
             logger: logger
         )
+        let programs = ProgramBook(pool: backbone.pool, refreshInterval: .seconds(max(0, refresh)), logger: logger)
+        programBox.book = programs
         let routes = SubmissionRoutes(
             submissions: SubmissionStore(pool: backbone.pool, source: ServiceName.intake.eventSource),
             evidenceStore: evidenceStore,
             logger: logger,
-            uploadBudget: UploadMemoryBudget(limitBytes: settings.uploadMemoryBudgetBytes)
+            uploadBudget: UploadMemoryBudget(limitBytes: settings.uploadMemoryBudgetBytes),
+            programs: programs,
+            limits: limits
         )
         var services = backbone.services
         if let interval = settings.collectInterval {
@@ -133,4 +150,14 @@ package func intakeApp(
 package func evidenceDirectory(configuration: ServiceConfiguration) -> URL {
     let path = configuration.string("BLOB_DIRECTORY", default: ".run/blobs")
     return URL(fileURLWithPath: path, isDirectory: true)
+}
+
+/// Hands the ``ProgramBook`` (which needs the backbone's pool) to the inbox handler declared before the pool exists.
+/// Set once during `IntakeService.init`, before any service runs.
+private final class ProgramBookBox: Sendable {
+    private let value = Mutex<ProgramBook?>(nil)
+    var book: ProgramBook? {
+        get { value.withLock { $0 } }
+        set { value.withLock { $0 = newValue } }
+    }
 }

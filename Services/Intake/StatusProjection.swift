@@ -10,6 +10,8 @@ import Logging
 /// Events may arrive in any order and more than once (the inbox drops exact duplicates), so every update is
 /// monotonic:
 /// - `review.assigned` only moves `received` → `in_review`;
+/// - a rejection records whether it may be appealed (`appealable`, else not when it decided an appeal), never
+///   once an appeal was filed;
 /// - `submission.verified` / `submission.rejected` apply only when decided later than the decision already
 ///   applied (`decided_at`), so a late or redelivered older decision never overrides a newer one, while a
 ///   later decision (an appeal) does;
@@ -128,6 +130,9 @@ package struct StatusProjection: Sendable {
         var reasonCode = ""
         var reason = ""
         var points = 0
+        var decidedBy = ""
+        /// For rejections: whether the ASN may appeal (not when the rejection decided an appeal).
+        var appealable = false
 
         init(event: CloudEvent) throws {
             eventId = event.id
@@ -140,10 +145,13 @@ package struct StatusProjection: Sendable {
                 let verified = try event.decode(SubmissionVerified.self)
                 (kind, submissionId, nip) = (.verified, verified.submissionId, verified.nip)
                 decidedAt = verified.decidedAt
+                decidedBy = verified.decidedBy
             case SubmissionRejected.eventType:
                 let rejected = try event.decode(SubmissionRejected.self)
                 (kind, submissionId, nip) = (.rejected, rejected.submissionId, rejected.nip)
                 decidedAt = rejected.decidedAt
+                decidedBy = rejected.decidedBy
+                appealable = rejected.appealable ?? (rejected.onAppeal != true)
                 reasonCode = rejected.reasonCode
                 reason =
                     rejected.reason.isEmpty
@@ -177,17 +185,21 @@ package struct StatusProjection: Sendable {
         case .verified:
             statement = """
                 UPDATE submissions s SET status = 'approved', reason_code = NULL, reason = NULL,
-                    decided_at = e.decided_at, updated_at = now()
-                FROM unnest(\(ids)::uuid[], \(times)::timestamptz[]) AS e(id, decided_at)
+                    decided_at = e.decided_at, decided_by = e.decided_by, appealable = false, updated_at = now()
+                FROM unnest(\(ids)::uuid[], \(times)::timestamptz[], \(changes.map(\.decidedBy))::text[])
+                     AS e(id, decided_at, decided_by)
                 WHERE s.id = e.id AND (s.decided_at IS NULL OR s.decided_at < e.decided_at)
                 RETURNING s.id
                 """
         case .rejected:
             statement = """
                 UPDATE submissions s SET status = 'rejected', reason_code = e.reason_code, reason = e.reason,
-                    decided_at = e.decided_at, updated_at = now()
+                    decided_at = e.decided_at, decided_by = e.decided_by, updated_at = now(),
+                    appealable = e.appealable AND NOT EXISTS (SELECT 1 FROM appeals a WHERE a.submission_id = s.id)
                 FROM unnest(\(ids)::uuid[], \(times)::timestamptz[], \(changes.map(\.reasonCode))::text[],
-                            \(changes.map(\.reason))::text[]) AS e(id, decided_at, reason_code, reason)
+                            \(changes.map(\.reason))::text[], \(changes.map(\.decidedBy))::text[],
+                            \(changes.map(\.appealable))::bool[])
+                     AS e(id, decided_at, reason_code, reason, decided_by, appealable)
                 WHERE s.id = e.id AND (s.decided_at IS NULL OR s.decided_at < e.decided_at)
                 RETURNING s.id
                 """

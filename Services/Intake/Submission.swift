@@ -1,9 +1,11 @@
 import Contracts
 import Foundation
 import NIOCore
+import Photo
 import ServiceSupport
 
-/// Where a submission stands, as the ASN sees it (DESIGN §4): received → in review → approved / rejected.
+/// Where a submission stands, as the ASN sees it (DESIGN §4): received → in review → approved / rejected →
+/// appealed → approved / rejected again (final: a decision on appeal cannot be appealed).
 package enum SubmissionStatus: String, Codable, Sendable, CaseIterable {
     /// Accepted by intake, not yet decided.
     case received
@@ -13,6 +15,8 @@ package enum SubmissionStatus: String, Codable, Sendable, CaseIterable {
     case approved
     /// Not accepted; `reasonCode` and `reason` say why.
     case rejected
+    /// The ASN appealed the rejection; a different verifier decides.
+    case appealed
 
     /// The label the upload page shows.
     package var indonesianLabel: String {
@@ -21,6 +25,7 @@ package enum SubmissionStatus: String, Codable, Sendable, CaseIterable {
         case .inReview: "Sedang ditinjau"
         case .approved: "Disetujui"
         case .rejected: "Ditolak"
+        case .appealed: "Banding diajukan"
         }
     }
 }
@@ -56,6 +61,10 @@ package struct SubmissionDraft: Sendable, Equatable {
     package var note: String?
     /// Device GPS, client-sent.
     package var deviceLocation: GeoPoint?
+    /// The program version it was validated against; `nil` when intake knew no program yet.
+    package var programVersion: String?
+    /// The activity's unit in that program (`count` or `kg`).
+    package var unit: String?
 
     /// Creates a draft (tests; the API validates a ``SubmissionForm``).
     package init(
@@ -104,6 +113,13 @@ package enum SubmissionRules {
     package static let maxQuantity = 10_000.0
     /// Clock skew tolerated between the phone and the server for `activityAt`.
     package static let futureTolerance: TimeInterval = 5 * 60
+    /// How many Asia/Jakarta calendar days back an activity may be claimed when the program does not say.
+    package static let defaultMaxClaimAgeDays = 7
+
+    /// The Asia/Jakarta calendar day of `date` (days since 1970-01-01 in UTC+7, which has no daylight saving).
+    static func jakartaDay(_ date: Date) -> Int {
+        Int(((date.timeIntervalSince1970 + 7 * 3600) / 86_400).rounded(.down))
+    }
 
     /// Whether `activity` looks like an activity code (`pilah_sampah`). Whether the program knows it is checked by
     /// verification against the published program.
@@ -114,8 +130,12 @@ package enum SubmissionRules {
             }
     }
 
-    /// Validates `form` at `now`; throws a 422 problem listing every invalid field.
-    static func validate(_ form: SubmissionForm, photoCount: Int, now: Date) throws -> SubmissionDraft {
+    /// Validates `form` at `now` against `program` (the current version, `nil` before intake has heard of one:
+    /// then only the format and the default claim age are checked, and verification checks the rest); throws a
+    /// 422 problem listing every invalid field.
+    static func validate(_ form: SubmissionForm, photoCount: Int, now: Date, program: ProgramPublished? = nil)
+        throws -> SubmissionDraft
+    {
         var errors: [ProblemDetails.FieldError] = []
         func fail(_ field: String, _ message: String, _ code: String) {
             errors.append(.init(field: field, message: message, code: code))
@@ -130,19 +150,40 @@ package enum SubmissionRules {
                 "INVALID_FORMAT")
         }
 
+        var definition: ActivityDefinition?
+        if let program, isActivityCode(activity) {
+            definition = program.activity(activity)
+            if definition == nil {
+                let known = program.activities.map(\.code).joined(separator: ", ")
+                fail(
+                    "activity", "Kegiatan \"\(activity)\" tidak ada dalam program \(program.name) (pilihan: \(known)).",
+                    "UNKNOWN_ACTIVITY")
+            }
+        }
+
         let place = form.place.flatMap(Place.init(rawValue:))
         if form.place == nil {
             fail("place", "Tempat kegiatan wajib diisi (office atau home).", "REQUIRED")
         } else if place == nil {
             fail("place", "Tempat kegiatan harus \"office\" (kantor) atau \"home\" (rumah).", "INVALID_VALUE")
+        } else if let place, let definition, !definition.places.contains(place.rawValue) {
+            fail(
+                "place",
+                "Kegiatan \(definition.name) tidak dapat dilakukan di \(place == .office ? "kantor" : "rumah").",
+                "PLACE_NOT_ALLOWED")
         }
 
         let activityAt = form.activityAt.flatMap(RFC3339.parse)
         if form.activityAt == nil {
             fail("activityAt", "Waktu kegiatan wajib diisi.", "REQUIRED")
         } else if let activityAt {
+            let maxAge = program?.maxClaimAgeDays ?? defaultMaxClaimAgeDays
             if activityAt.timeIntervalSince(now) > futureTolerance {
                 fail("activityAt", ReasonCode.futureDate.indonesianText, ReasonCode.futureDate.rawValue)
+            } else if jakartaDay(now) - jakartaDay(activityAt) > maxAge {
+                fail(
+                    "activityAt", "Kegiatan hanya dapat diajukan paling lambat \(maxAge) hari setelah dilakukan.",
+                    "CLAIM_TOO_OLD")
             }
         } else {
             fail(
@@ -155,6 +196,19 @@ package enum SubmissionRules {
                 fail("quantity", "Jumlah harus lebih dari 0.", "INVALID_VALUE")
             } else if quantity > maxQuantity {
                 fail("quantity", "Jumlah terlalu besar (maksimal \(Int(maxQuantity))).", "INVALID_VALUE")
+            } else if let definition {
+                let unit = definition.unit == "kg" ? " kg" : ""
+                if let minimum = definition.minQuantity, quantity < minimum {
+                    fail(
+                        "quantity", "Jumlah minimal untuk \(definition.name) adalah \(format(minimum))\(unit).",
+                        "QUANTITY_OUT_OF_RANGE")
+                } else if let maximum = definition.maxQuantity, quantity > maximum {
+                    fail(
+                        "quantity", "Jumlah maksimal untuk \(definition.name) adalah \(format(maximum))\(unit).",
+                        "QUANTITY_OUT_OF_RANGE")
+                } else if definition.unit == "count", quantity != quantity.rounded() {
+                    fail("quantity", "Jumlah untuk \(definition.name) harus bilangan bulat.", "QUANTITY_NOT_WHOLE")
+                }
             }
         } else {
             fail("quantity", "Jumlah wajib diisi.", "REQUIRED")
@@ -196,7 +250,7 @@ package enum SubmissionRules {
                 errors: errors
             )
         }
-        return SubmissionDraft(
+        var draft = SubmissionDraft(
             activity: activity,
             place: place,
             activityAt: activityAt,
@@ -204,6 +258,14 @@ package enum SubmissionRules {
             note: note,
             deviceLocation: location
         )
+        draft.programVersion = program?.programVersion
+        draft.unit = definition?.unit
+        return draft
+    }
+
+    /// `2`, `2.5`: a quantity as the ASN would write it.
+    private static func format(_ value: Double) -> String {
+        value == value.rounded() ? String(Int(value)) : String(value)
     }
 }
 
@@ -215,12 +277,15 @@ package struct EvidenceUpload: Sendable {
     package var sha256: String
     /// Sniffed from the bytes.
     package var mediaType: ImageSniffer.MediaType
+    /// Read from the bytes: size, EXIF, perceptual hash.
+    package var facts: PhotoFacts
 
     /// The reference carried in events and responses.
     package var reference: EvidenceRef {
         EvidenceRef(
-            sha256: sha256, mediaType: mediaType.rawValue, sizeBytes: bytes.readableBytes, url: "/v1/evidence/\(sha256)"
-        )
+            sha256: sha256, mediaType: mediaType.rawValue, sizeBytes: bytes.readableBytes, capture: facts.capture,
+            perceptualHash: facts.perceptualHash?.hex, url: "/v1/evidence/\(sha256)", width: facts.width,
+            height: facts.height)
     }
 }
 
@@ -245,4 +310,8 @@ package struct StoredSubmission: Sendable, Equatable {
     package var reason: String?
     package var updatedAt: Date
     package var evidence: [EvidenceRef]
+    /// Whether the latest rejection may still be appealed.
+    package var appealable: Bool = false
+    /// Who made the latest decision (`auto` or a verifier's NIP).
+    package var decidedBy: String?
 }

@@ -4,15 +4,20 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import NIOCore
+import Photo
 import ServiceSupport
 
 /// The HTTP API of intake under `/v1`: submitting activities with photos, and reading them back.
 ///
 /// - `POST /v1/submissions` (role `asn`): multipart form, `Idempotency-Key` required; 202 new, 200 replay, 503 with
 ///   `Retry-After` while the upload memory budget is taken.
-/// - `GET /v1/me/submissions` (role `asn`): the caller's own submissions, newest first.
+/// - `GET /v1/me/submissions` (role `asn`): the caller's own submissions, newest first, a page at a time
+///   (`?cursor=`, `?status=`), with the quarter's points.
 /// - `GET /v1/submissions/{id}`: the owner, or `verifier` / `scoring-admin` / `auditor`.
-/// - `GET /v1/evidence/{sha256}`: a photo, for the owner and for `verifier` / `scoring-admin` / `auditor`.
+/// - `POST /v1/submissions/{id}/appeal` (role `asn`, owner only): appeals a rejection once.
+/// - `GET /v1/evidence/{sha256}`: a photo, for the owner and for `verifier` / `auditor`.
+/// - `GET /v1/program`: the current program's activities and places (any signed-in role; the page's choices).
 package struct SubmissionRoutes<Store: EvidenceStore>: Sendable {
     /// Database access.
     package let submissions: SubmissionStore
@@ -22,6 +27,10 @@ package struct SubmissionRoutes<Store: EvidenceStore>: Sendable {
     package let logger: Logger
     /// The memory uploads in flight may hold together.
     package let uploadBudget: UploadMemoryBudget
+    /// The published programs (`nil`: no program checks, as in tests of other concerns).
+    package let programs: ProgramBook?
+    /// Per-NIP rate limit and daily cap.
+    package let limits: AbuseLimits
     /// The clock (tests move it).
     package let now: @Sendable () -> Date
 
@@ -32,17 +41,23 @@ package struct SubmissionRoutes<Store: EvidenceStore>: Sendable {
         logger: Logger,
         uploadBudget: UploadMemoryBudget = UploadMemoryBudget(
             limitBytes: SubmissionRules.defaultUploadMemoryBudgetBytes),
+        programs: ProgramBook? = nil,
+        limits: AbuseLimits = AbuseLimits(),
         now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.submissions = submissions
         self.evidenceStore = evidenceStore
         self.logger = logger
         self.uploadBudget = uploadBudget
+        self.programs = programs
+        self.limits = limits
         self.now = now
     }
 
     /// Staff roles that may read any submission (`auditor` is added for reads by `require(roles:)`).
     static var staffRoles: Set<String> { [Roles.verifier, Roles.scoringAdmin] }
+    /// Staff roles that may see any photo (`auditor` is added for reads): photos are personal data, so not BKPP.
+    static var evidenceRoles: Set<String> { [Roles.verifier] }
 
     /// The route collection to hand to `ServiceApp`.
     package var collection: RouteCollection<AuthenticatedRequestContext> {
@@ -50,7 +65,9 @@ package struct SubmissionRoutes<Store: EvidenceStore>: Sendable {
         routes.post("/v1/submissions") { request, context in try await create(request, context: context) }
         routes.get("/v1/me/submissions") { request, context in try await listOwn(request, context: context) }
         routes.get("/v1/submissions/:id") { _, context in try await show(context: context) }
+        routes.post("/v1/submissions/:id/appeal") { request, context in try await appeal(request, context: context) }
         routes.get("/v1/evidence/:sha256") { _, context in try await evidence(context: context) }
+        routes.get("/v1/program") { _, context in try await program(context: context) }
         return routes
     }
 
@@ -117,11 +134,22 @@ package struct SubmissionRoutes<Store: EvidenceStore>: Sendable {
                 ]
                 throw problem
             }
+            let facts = try Self.inspect(photo.content, index: index)
             uploads.append(
-                EvidenceUpload(bytes: photo.content, sha256: EvidenceHash.sha256(photo.content), mediaType: mediaType))
+                EvidenceUpload(
+                    bytes: photo.content, sha256: EvidenceHash.sha256(photo.content), mediaType: mediaType,
+                    facts: facts))
         }
-        let draft = try SubmissionRules.validate(input, photoCount: photos.count, now: now())
+        let program = try await programs?.current()
+        if let program, program.active == false {
+            throw ProblemDetails.conflict(
+                "Program \(program.name) sedang tidak menerima pengajuan. The program is closed for submissions.",
+                code: "PROGRAM_CLOSED")
+        }
+        let draft = try SubmissionRules.validate(input, photoCount: photos.count, now: now(), program: program)
         let requestHash = draft.requestHash(evidenceHashes: uploads.map(\.sha256))
+        // Limits are checked before anything is stored, so a refused request leaves no photo behind.
+        try await checkLimits(nip: identity.nip, idempotencyKey: key)
 
         // Photos are durable before the submission commits: a crash in between leaves an orphan photo (collected
         // later by EvidenceCollector), never a submission without its photo. A replay writes nothing new (an
@@ -203,16 +231,61 @@ extension SubmissionRoutes {
 
     func listOwn(_ request: Request, context: AuthenticatedRequestContext) async throws -> Response {
         let identity = try context.require(roles: [Roles.asn])
-        let limit = request.uri.queryParameters.get("limit", as: Int.self) ?? 50
-        guard (1...200).contains(limit) else {
+        let query = request.uri.queryParameters
+        let limit = query.get("limit", as: Int.self) ?? 20
+        guard (1...100).contains(limit) else {
             throw ProblemDetails.badRequest(
-                "Parameter limit harus 1–200. limit must be 1–200.",
+                "Parameter limit harus 1–100. limit must be 1–100.",
                 code: "INVALID_QUERY",
-                errors: [.init(field: "limit", message: "Harus 1–200.")]
+                errors: [.init(field: "limit", message: "Harus 1–100.")]
             )
         }
-        let items = try await submissions.submissions(nip: identity.nip, limit: limit)
-        return try Self.json(SubmissionList(items: items.map(SubmissionSummary.init)), status: .ok)
+        var statuses: [SubmissionStatus] = []
+        if let text = query.get("status"), !text.isEmpty {
+            for part in text.split(separator: ",") {
+                guard let status = SubmissionStatus(rawValue: String(part)) else {
+                    let known = SubmissionStatus.allCases.map(\.rawValue).joined(separator: ", ")
+                    throw ProblemDetails.badRequest(
+                        "Status \"\(part)\" tidak dikenal (pilihan: \(known)). Unknown status.",
+                        code: "INVALID_QUERY",
+                        errors: [.init(field: "status", message: "Pilihan: \(known).")]
+                    )
+                }
+                statuses.append(status)
+            }
+        }
+        var cursor: SubmissionStore.Cursor?
+        if let text = query.get("cursor"), !text.isEmpty {
+            guard let parsed = SubmissionStore.Cursor(token: text) else {
+                throw ProblemDetails.badRequest(
+                    "Parameter cursor tidak valid; gunakan tautan next dari halaman sebelumnya. Invalid cursor.",
+                    code: "INVALID_QUERY",
+                    errors: [.init(field: "cursor", message: "Cursor tidak valid.")]
+                )
+            }
+            cursor = parsed
+        }
+        // One more than asked tells whether a next page exists.
+        var items = try await submissions.page(nip: identity.nip, statuses: statuses, after: cursor, limit: limit + 1)
+        var next: String?
+        if items.count > limit {
+            items.removeLast()
+            let last = items[items.count - 1]
+            var link =
+                "/v1/me/submissions?cursor=\(SubmissionStore.Cursor(submittedAt: last.submittedAt, id: last.id).token)"
+            if !statuses.isEmpty { link += "&status=\(statuses.map(\.rawValue).joined(separator: ","))" }
+            if limit != 20 { link += "&limit=\(limit)" }
+            next = link
+        }
+        let quarter = Period.containing(now(), kind: .quarter)
+        let points = try await submissions.points(nip: identity.nip, in: quarter.range)
+        var headers = HTTPFields()
+        if let next { headers[HTTPField.Name("Link")!] = "<\(next)>; rel=\"next\"" }
+        return try Self.json(
+            SubmissionList(
+                items: items.map(SubmissionSummary.init), next: next,
+                quarter: .init(period: quarter.description, points: points)),
+            status: .ok, headers: headers)
     }
 
     func show(context: AuthenticatedRequestContext) async throws -> Response {
@@ -238,8 +311,11 @@ extension SubmissionRoutes {
         if identity.has(Roles.asn) { isOwner = try await submissions.owns(nip: identity.nip, sha256: sha256) }
         if !isOwner {
             // An ASN without a staff role does not learn whether someone else's photo exists.
-            guard identity.hasAny(of: Self.staffRoles.union([Roles.auditor])) else { throw notFound }
-            try context.require(roles: Self.staffRoles)
+            // An ASN does not learn whether someone else's photo exists; other staff roles are told they may not.
+            if identity.has(Roles.asn), !identity.hasAny(of: Self.evidenceRoles.union([Roles.auditor])) {
+                throw notFound
+            }
+            try context.require(roles: Self.evidenceRoles)
         }
         guard let bytes = try await evidenceStore.load(sha256: sha256) else { throw notFound }
         var headers = HTTPFields()
@@ -279,6 +355,7 @@ struct SubmissionView: Encodable {
     var points: Int?
     var reasonCode: String?
     var reason: String?
+    var appealable: Bool
     var submittedAt: Date
     var updatedAt: Date
     var evidence: [Evidence]
@@ -288,10 +365,15 @@ struct SubmissionView: Encodable {
         var mediaType: String
         var sizeBytes: Int
         var url: String?
+        var width: Int?
+        var height: Int?
+        var perceptualHash: String?
+        var capture: CaptureMetadata?
     }
 
     init(_ submission: StoredSubmission) {
         id = submission.id.lowercased
+        appealable = submission.status == .rejected && submission.appealable
         status = submission.status
         statusLabel = submission.status.indonesianLabel
         program = submission.program
@@ -307,7 +389,9 @@ struct SubmissionView: Encodable {
         submittedAt = submission.submittedAt
         updatedAt = submission.updatedAt
         evidence = submission.evidence.map {
-            Evidence(sha256: $0.sha256, mediaType: $0.mediaType, sizeBytes: $0.sizeBytes, url: $0.url)
+            Evidence(
+                sha256: $0.sha256, mediaType: $0.mediaType, sizeBytes: $0.sizeBytes, url: $0.url, width: $0.width,
+                height: $0.height, perceptualHash: $0.perceptualHash, capture: $0.capture)
         }
     }
 }
@@ -324,11 +408,13 @@ struct SubmissionSummary: Encodable {
     var points: Int?
     var reasonCode: String?
     var reason: String?
+    var appealable: Bool
     var submittedAt: Date
     var updatedAt: Date
 
     init(_ submission: StoredSubmission) {
         id = submission.id.lowercased
+        appealable = submission.status == .rejected && submission.appealable
         activity = submission.activity
         place = submission.place
         activityAt = submission.activityAt
@@ -346,4 +432,22 @@ struct SubmissionSummary: Encodable {
 /// `GET /v1/me/submissions`.
 struct SubmissionList: Encodable {
     var items: [SubmissionSummary]
+    /// The next page, or `null` on the last.
+    var next: String?
+    /// The points of approved activities in the current quarter (Asia/Jakarta).
+    var quarter: QuarterPoints
+
+    struct QuarterPoints: Encodable {
+        var period: String
+        var points: Int
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(items, forKey: .items)
+        try container.encode(next, forKey: .next)  // an explicit null on the last page
+        try container.encode(quarter, forKey: .quarter)
+    }
+
+    enum CodingKeys: String, CodingKey { case items, next, quarter }
 }

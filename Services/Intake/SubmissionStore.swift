@@ -82,30 +82,40 @@ package struct SubmissionStore: Sendable {
             activityAt: draft.activityAt,
             submittedAt: submittedAt,
             quantity: draft.quantity,
+            unit: draft.unit,
             note: draft.note,
             evidence: evidence,
-            deviceLocation: draft.deviceLocation
+            deviceLocation: draft.deviceLocation,
+            programVersion: draft.programVersion
         )
+        let captures = try evidence.map { reference in
+            try reference.capture.map { String(decoding: try ContractsJSON.encode($0), as: UTF8.self) } ?? ""
+        }
         let outbox = try Outbox.rowValues(for: try CloudEvent(event, id: UUID(), source: source, time: submittedAt))
         let statement: SQLQuery = """
             WITH inserted AS (
                 INSERT INTO submissions (id, nip, name, opd, program, activity, place, activity_at, quantity, note,
                     device_latitude, device_longitude, device_accuracy, idempotency_key, request_hash,
-                    submitted_at, status, updated_at)
+                    submitted_at, status, updated_at, program_version)
                 VALUES (\(id), \(submitter.nip), \(submitter.name), \(submitter.opd), \(program), \(draft.activity),
                     \(draft.place.rawValue), \(draft.activityAt), \(draft.quantity), \(draft.note),
                     \(draft.deviceLocation?.latitude), \(draft.deviceLocation?.longitude),
                     \(draft.deviceLocation?.accuracy), \(idempotencyKey), \(requestHash), \(submittedAt),
-                    'received', \(submittedAt))
+                    'received', \(submittedAt), \(draft.programVersion))
                 ON CONFLICT (nip, idempotency_key) DO NOTHING
                 RETURNING \(unsafeSQL: Self.columns)
             ), evidence AS (
-                INSERT INTO submission_evidence (submission_id, position, sha256, media_type, size_bytes)
-                SELECT inserted.id, e.position, e.sha256, e.media_type, e.size_bytes
+                INSERT INTO submission_evidence (submission_id, position, sha256, media_type, size_bytes,
+                    perceptual_hash, width, height, capture)
+                SELECT inserted.id, e.position, e.sha256, e.media_type, e.size_bytes, NULLIF(e.perceptual_hash, ''),
+                    NULLIF(e.width, 0), NULLIF(e.height, 0), NULLIF(e.capture, '')::jsonb
                 FROM inserted,
                      unnest(\(evidence.map(\.sha256))::text[], \(evidence.map(\.mediaType))::text[],
-                            \(evidence.map(\.sizeBytes))::bigint[])
-                     WITH ORDINALITY AS e(sha256, media_type, size_bytes, position)
+                            \(evidence.map(\.sizeBytes))::bigint[], \(evidence.map { $0.perceptualHash ?? "" })::text[],
+                            \(evidence.map { $0.width ?? 0 })::bigint[], \(evidence.map { $0.height ?? 0 })::bigint[],
+                            \(captures)::text[])
+                     WITH ORDINALITY AS e(sha256, media_type, size_bytes, perceptual_hash, width, height, capture,
+                                          position)
             ), event AS (
                 -- The row Outbox.enqueue would write (Outbox.rowValues), inserted only with the submission.
                 INSERT INTO outbox (id, aggregatetype, aggregateid, type, payload, source, subject, time, dataschema,
@@ -179,14 +189,167 @@ package struct SubmissionStore: Sendable {
 
     /// The submissions of `nip`, newest first, without evidence.
     package func submissions(nip: String, limit: Int) async throws -> [StoredSubmission] {
-        try await pool.withConnection { connection in
+        try await page(nip: nip, statuses: [], after: nil, limit: limit)
+    }
+
+    /// Where a page of the ASN's list continues: the last item's submission time and id.
+    package struct Cursor: Sendable, Equatable {
+        package var submittedAt: Date
+        package var id: UUID
+
+        package init(submittedAt: Date, id: UUID) {
+            self.submittedAt = submittedAt
+            self.id = id
+        }
+
+        /// Opaque text for `?cursor=`: base64url of `<RFC 3339 time>|<id>`.
+        package var token: String {
+            Data("\(RFC3339.format(submittedAt))|\(id.lowercased)".utf8).base64EncodedString()
+                .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+                .replacingOccurrences(of: "=", with: "")
+        }
+
+        /// Parses ``token``; `nil` for anything else.
+        package init?(token: String) {
+            guard token.utf8.count <= 200 else { return nil }
+            var base64 = token.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+            base64 += String(repeating: "=", count: (4 - base64.utf8.count % 4) % 4)
+            guard let data = Data(base64Encoded: base64), let text = String(data: data, encoding: .utf8) else {
+                return nil
+            }
+            let parts = text.split(separator: "|", omittingEmptySubsequences: false)
+            guard parts.count == 2, let date = RFC3339.parse(String(parts[0])),
+                let id = UUID(uuidString: String(parts[1]))
+            else { return nil }
+            (submittedAt, self.id) = (date, id)
+        }
+    }
+
+    /// A page of the submissions of `nip`, newest first, with `statuses` only (all when empty), after `cursor`.
+    package func page(nip: String, statuses: [SubmissionStatus], after cursor: Cursor?, limit: Int) async throws
+        -> [StoredSubmission]
+    {
+        let filter = statuses.map(\.rawValue)
+        let at = cursor?.submittedAt ?? .distantFuture
+        let id = cursor?.id ?? UUID(uuidString: "ffffffff-ffff-ffff-ffff-ffffffffffff")!
+        return try await pool.withConnection { connection in
             let rows = try await connection.query(
                 """
-                SELECT \(unsafeSQL: Self.columns) FROM submissions WHERE nip = \(nip)
+                SELECT \(unsafeSQL: Self.columns) FROM submissions
+                WHERE nip = \(nip) AND (cardinality(\(filter)::text[]) = 0 OR status = ANY(\(filter)::text[]))
+                    AND (submitted_at, id) < (\(at), \(id))
                 ORDER BY submitted_at DESC, id DESC LIMIT \(limit)
                 """
             )
             return try rows.map(Self.submission(from:))
+        }
+    }
+
+    /// Points of `nip`'s approved submissions whose activity lies in `period`.
+    package func points(nip: String, in period: Range<Date>) async throws -> Int {
+        try await pool.withConnection { connection in
+            try await connection.query(
+                """
+                SELECT coalesce(sum(points), 0)::int8 AS total FROM submissions
+                WHERE nip = \(nip) AND status = 'approved' AND activity_at >= \(period.lowerBound)
+                    AND activity_at < \(period.upperBound)
+                """
+            ).first?.decode("total", as: Int.self) ?? 0
+        }
+    }
+
+    /// How much `nip` submitted recently, for the abuse limits.
+    package struct Usage: Sendable, Equatable {
+        /// Submissions in the last `window`.
+        package var inWindow: Int
+        /// The oldest of those (when the window frees a slot).
+        package var oldestInWindow: Date?
+        /// Submissions since `dayStart`.
+        package var today: Int
+        /// Whether `idempotencyKey` is already stored (a replay, never limited).
+        package var isReplay: Bool
+    }
+
+    /// Counts the submissions of `nip` since `now - window` and since `dayStart`, in one round trip.
+    package func usage(nip: String, idempotencyKey: String, window: TimeInterval, dayStart: Date, now: Date)
+        async throws -> Usage
+    {
+        let windowStart = now.addingTimeInterval(-window)
+        return try await pool.withConnection { connection in
+            let row = try await connection.query(
+                """
+                SELECT count(*) FILTER (WHERE submitted_at > \(windowStart))::int8 AS in_window,
+                    min(submitted_at) FILTER (WHERE submitted_at > \(windowStart)) AS oldest,
+                    count(*) FILTER (WHERE submitted_at >= \(dayStart))::int8 AS today,
+                    bool_or(idempotency_key = \(idempotencyKey)) AS replay
+                FROM submissions
+                WHERE nip = \(nip) AND (submitted_at >= \(min(windowStart, dayStart)) OR idempotency_key = \(idempotencyKey))
+                """
+            ).first
+            return Usage(
+                inWindow: try row?.decode("in_window", as: Int.self) ?? 0,
+                oldestInWindow: try row?.decode("oldest", as: Date?.self),
+                today: try row?.decode("today", as: Int.self) ?? 0,
+                isReplay: try row?.decode("replay", as: Bool?.self) ?? false
+            )
+        }
+    }
+
+    /// What ``appeal(submissionId:nip:statement:now:)`` did.
+    package enum AppealOutcome: Sendable, Equatable {
+        /// Filed: the submission is now `appealed`, `appeal.filed` is in the outbox.
+        case filed(StoredSubmission, appealId: UUID)
+        /// No such submission.
+        case notFound
+        /// Someone else's submission.
+        case notOwner
+        /// Appealed before.
+        case alreadyAppealed
+        /// Not a rejection that may be appealed (its status is given).
+        case notAppealable(SubmissionStatus)
+    }
+
+    /// Files the ASN's appeal of a rejection, in one transaction: locks the submission, checks owner and state,
+    /// inserts the appeal (one per submission), sets `appealed`, and enqueues `appeal.filed`.
+    package func appeal(submissionId: UUID, nip: String, statement: String, now: Date = Date()) async throws
+        -> AppealOutcome
+    {
+        let filedAt = RFC3339.normalized(now)
+        return try await pool.withTransaction { connection in
+            guard
+                let row = try await connection.query(
+                    "SELECT \(unsafeSQL: Self.columns) FROM submissions WHERE id = \(submissionId) FOR UPDATE"
+                ).first
+            else { return .notFound }
+            var submission = try Self.submission(from: row)
+            guard submission.nip == nip else { return .notOwner }
+            let earlier = try await connection.query(
+                "SELECT 1 FROM appeals WHERE submission_id = \(submissionId)")
+            guard earlier.isEmpty else { return .alreadyAppealed }
+            guard submission.status == .rejected, submission.appealable else {
+                return .notAppealable(submission.status)
+            }
+            let appealId = UUID()
+            _ = try await connection.query(
+                """
+                INSERT INTO appeals (id, submission_id, nip, statement, filed_at)
+                VALUES (\(appealId), \(submissionId), \(nip), \(statement), \(filedAt))
+                """
+            )
+            _ = try await connection.query(
+                """
+                UPDATE submissions SET status = 'appealed', appealable = false, updated_at = \(filedAt)
+                WHERE id = \(submissionId)
+                """
+            )
+            let event = AppealFiled(
+                appealId: appealId, submissionId: submissionId, nip: nip, opd: submission.opd, statement: statement,
+                filedAt: filedAt, originalReasonCode: submission.reasonCode, originalDecidedBy: submission.decidedBy)
+            try await Outbox.enqueue(event, source: source, in: connection, time: filedAt)
+            submission.status = .appealed
+            submission.appealable = false
+            submission.updatedAt = filedAt
+            return .filed(submission, appealId: appealId)
         }
     }
 
@@ -216,7 +379,8 @@ package struct SubmissionStore: Sendable {
 
     private static let columns = """
         id, nip, name, opd, program, activity, place, activity_at, quantity, note, device_latitude, device_longitude, \
-        device_accuracy, request_hash, submitted_at, status, points, reason_code, reason, updated_at
+        device_accuracy, request_hash, submitted_at, status, points, reason_code, reason, updated_at, appealable, \
+        decided_by
         """
 
     private static func submission(from row: PostgresRow) throws -> StoredSubmission {
@@ -250,7 +414,9 @@ package struct SubmissionStore: Sendable {
             reasonCode: try row.decode("reason_code", as: String?.self),
             reason: try row.decode("reason", as: String?.self),
             updatedAt: try row.decode("updated_at", as: Date.self),
-            evidence: []
+            evidence: [],
+            appealable: try row.decode("appealable", as: Bool.self),
+            decidedBy: try row.decode("decided_by", as: String?.self)
         )
     }
 
@@ -261,19 +427,27 @@ package struct SubmissionStore: Sendable {
         guard !submissions.isEmpty else { return [] }
         let rows = try await connection.query(
             """
-            SELECT submission_id, sha256, media_type, size_bytes FROM submission_evidence
+            SELECT submission_id, sha256, media_type, size_bytes, perceptual_hash, width, height, capture::text AS capture
+            FROM submission_evidence
             WHERE submission_id = ANY(\(submissions.map(\.id))::uuid[]) ORDER BY submission_id, position
             """
         )
         var evidence: [UUID: [EvidenceRef]] = [:]
         for row in rows {
             let sha256 = try row.decode("sha256", as: String.self)
+            let capture = try row.decode("capture", as: String?.self).map {
+                try ContractsJSON.decode(CaptureMetadata.self, from: Data($0.utf8))
+            }
             evidence[try row.decode("submission_id", as: UUID.self), default: []].append(
                 EvidenceRef(
                     sha256: sha256,
                     mediaType: try row.decode("media_type", as: String.self),
                     sizeBytes: try row.decode("size_bytes", as: Int.self),
-                    url: Self.url(sha256)
+                    capture: capture,
+                    perceptualHash: try row.decode("perceptual_hash", as: String?.self),
+                    url: Self.url(sha256),
+                    width: try row.decode("width", as: Int?.self),
+                    height: try row.decode("height", as: Int?.self)
                 )
             )
         }

@@ -39,23 +39,40 @@ enum IntakeFixture {
         return fields
     }
 
-    /// A small valid JPEG (SOI, APP0, SOS, scan data, EOI); `salt` makes its hash unique.
+    /// A small real JPEG (64×48, made once by TurboJPEG).
+    static let baseJPEG: [UInt8] = PhotoSamples.jpeg(width: 64, height: 48, seed: 20_261_130)
+
+    /// A real JPEG unique by `salt` (a comment segment after SOI), grown by `padding` bytes of comment segments.
     static func jpeg(salt: String = UUID().uuidString, padding: Int = 0) -> [UInt8] {
-        var bytes: [UInt8] = [0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10]
-        bytes += Array("JFIF".utf8) + [0x00, 0x01, 0x01, 0x00, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00]
-        bytes += [0xFF, 0xDA, 0x00, 0x08, 0x01, 0x01, 0x00, 0x00, 0x3F, 0x00]
-        bytes += Array(salt.utf8) + [UInt8](repeating: 0x55, count: padding)
-        bytes += [0xFF, 0xD9]
-        return bytes
+        var segments: [UInt8] = []
+        func comment(_ payload: [UInt8]) {
+            segments += [0xFF, 0xFE, UInt8((payload.count + 2) >> 8), UInt8((payload.count + 2) & 0xFF)] + payload
+        }
+        comment(Array(salt.utf8))
+        var remaining = padding
+        while remaining > 0 {
+            let size = min(remaining, 65_000)
+            comment([UInt8](repeating: 0x55, count: size))
+            remaining -= size + 4
+        }
+        return [0xFF, 0xD8] + segments + Array(baseJPEG[2...])
     }
 
-    /// A small PNG header (signature and IHDR) with a unique tail.
-    static func png(salt: String = UUID().uuidString) -> [UInt8] {
-        var bytes: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D]
-        bytes += Array("IHDR".utf8) + [0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x02, 0x00, 0x00, 0x00]
-        bytes += [0x90, 0x77, 0x53, 0xDE] + Array(salt.utf8)
-        return bytes
-    }
+    /// A real PNG (16×16) unique by its random pixels.
+    static func png() -> [UInt8] { TestImages.png(seed: UInt64.random(in: 1...UInt64.max)) }
+
+    /// The Peduli Sampah program as scoring publishes it (a subset of activities), claims up to 7 days back.
+    static let program = ProgramPublished(
+        program: "peduli-sampah", programVersion: "3", name: "Reward ASN Peduli Sampah",
+        activities: [
+            ActivityDefinition(
+                code: "pilah_sampah", name: "Memilah sampah dari sumber", unit: "count", places: ["office", "home"],
+                basePoints: 10, maxQuantity: 5, minQuantity: 1),
+            ActivityDefinition(
+                code: "bank_sampah", name: "Menyetor ke bank sampah", unit: "kg", places: ["home"], basePoints: 5,
+                pointsPerKg: 2, maxQuantity: 50, minQuantity: 0.5),
+        ],
+        publishedAt: Date(timeIntervalSince1970: 1_790_000_000), maxClaimAgeDays: 7)
 
     /// The `submission` JSON part.
     static func submissionJSON(
@@ -100,6 +117,10 @@ enum IntakeFixture {
         evidenceStore: Store,
         uploadBudget: UploadMemoryBudget = UploadMemoryBudget(
             limitBytes: SubmissionRules.defaultUploadMemoryBudgetBytes),
+        limits: AbuseLimits = AbuseLimits(ratePerWindow: 1000, dailyCap: 1000),
+        program: ProgramPublished? = nil,
+        programRefresh: Duration = .zero,
+        now: @escaping @Sendable () -> Date = { Date() },
         poolSize: Int = 4,
         testing: TestingSetup = .router,
         _ body: @escaping @Sendable (any TestClientProtocol, DatabasePool, Store, SubmissionStore) async throws -> Void
@@ -108,11 +129,18 @@ enum IntakeFixture {
             service: "intake", migrations: try intakeResources.allMigrations(), poolSize: poolSize
         ) { pool in
             let submissions = SubmissionStore(pool: pool)
+            let programs = ProgramBook(pool: pool, refreshInterval: programRefresh, logger: logger)
+            if let program {
+                try await pool.withConnection { connection in try await programs.store(program, in: connection) }
+            }
             let routes = SubmissionRoutes(
                 submissions: submissions,
                 evidenceStore: evidenceStore,
                 logger: logger,
-                uploadBudget: uploadBudget
+                uploadBudget: uploadBudget,
+                programs: programs,
+                limits: limits,
+                now: now
             )
             let app = try await intakeApp(configuration: configuration, logger: logger, routes: routes.collection)
                 .buildApplication()

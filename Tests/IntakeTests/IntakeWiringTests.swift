@@ -33,7 +33,10 @@ struct IntakeWiringTests {
         await cleanUp()
 
         func cleanUp() async {
-            try? await admin.deleteQueues([probe.name, probe.deadLetterQueueName, statusQueue, statusQueue + ".dead"])
+            try? await admin.deleteQueues([
+                probe.name, probe.deadLetterQueueName, statusQueue, statusQueue + ".dead", "\(prefix).programs",
+                "\(prefix).programs.dead",
+            ])
             try? await admin.deleteExchanges(["\(prefix).events"])
         }
     }
@@ -46,7 +49,7 @@ struct IntakeWiringTests {
             configuration.eventsExchange = "\(prefix).events"
             let intake = try IntakeService(
                 configuration: configuration, logger: F.logger, evidenceStore: InMemoryEvidenceStore(),
-                statusQueueName: statusQueue)
+                statusQueueName: statusQueue, programsQueueName: "\(prefix).programs")
             let services = intake.backbone.services
             let pool = intake.backbone.pool
             try await withThrowingTaskGroup(of: Void.self) { group in

@@ -37,7 +37,8 @@ package struct SubmissionReceived: EventPayload {
     package var note: String?
     /// 1–3 photos.
     package var evidence: [EvidenceRef]
-    /// The device GPS at submission, when the ASN allowed it (client-sent: never trusted alone).
+    /// The device GPS at submission, when the ASN allowed it: **client-provided** (sent by the browser, not read
+    /// from the photo), so never trusted alone. The photo's own GPS is in each `evidence[].capture`.
     package var deviceLocation: GeoPoint?
     /// The program version the submission was validated against.
     package var programVersion: String?
