@@ -87,6 +87,10 @@ package struct StatusProjection: Sendable {
         var roundOf: [UUID: Int] = [:]
         for (index, change) in changes.enumerated() {
             guard let owner = owners[change.submissionId] else { continue }
+            guard !change.isExtraEntry else {
+                effects[index] = .stale
+                continue
+            }
             guard owner == change.nip else {
                 logger.warning(
                     "Event untuk pengajuan dengan NIP berbeda diabaikan",
@@ -133,6 +137,9 @@ package struct StatusProjection: Sendable {
         var decidedBy = ""
         /// For rejections: whether the ASN may appeal (not when the rejection decided an appeal).
         var appealable = false
+        /// A `points.awarded` that is not the submission's own award (a streak bonus or a recompute correction
+        /// carried by it): it must not overwrite the points the ASN sees for the submission.
+        var isExtraEntry = false
 
         init(event: CloudEvent) throws {
             eventId = event.id
@@ -161,6 +168,7 @@ package struct StatusProjection: Sendable {
                 (kind, submissionId, nip) = (.awarded, awarded.submissionId, awarded.nip)
                 decidedAt = awarded.awardedAt
                 points = awarded.points
+                isExtraEntry = (awarded.entryKind ?? "award") != "award"
             default:
                 throw UnsupportedEventType(eventId: event.id, type: event.type)
             }

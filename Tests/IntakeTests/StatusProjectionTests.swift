@@ -53,11 +53,11 @@ struct StatusProjectionTests {
             decidedAt: date, decidedBy: SubmissionVerified.automatic, fraud: code == .duplicateEvidence)
     }
 
-    func awarded(_ id: UUID, points: Int, at date: Date) -> PointsAwarded {
+    func awarded(_ id: UUID, points: Int, at date: Date, kind: String? = nil) -> PointsAwarded {
         PointsAwarded(
             entryId: UUID(), submissionId: id, nip: F.nip, opd: "DLH", program: "peduli-sampah",
             activity: "bank_sampah", points: points, ruleVersion: "peduli-sampah@1", period: "2026-Q1",
-            awardedAt: date, totalInPeriod: points)
+            awardedAt: date, totalInPeriod: points, entryKind: kind)
     }
 
     func review(_ id: UUID, at date: Date) -> ReviewAssigned {
@@ -84,6 +84,16 @@ struct StatusProjectionTests {
             let final = try #require(try await store.submission(id: id))
             #expect(final.status == .approved)
             #expect(final.points == 15)
+        }
+    }
+
+    @Test("a streak bonus or a recompute correction for a submission never replaces the points it was awarded")
+    func extraEntriesKeepTheAward() async throws {
+        try await withSubmission { store, id in
+            try await apply(store, [awarded(id, points: 15, at: t0 + 180)])
+            #expect(try await apply(store, [awarded(id, points: 50, at: t0 + 190, kind: "bonus")]) == [.stale])
+            #expect(try await apply(store, [awarded(id, points: -3, at: t0 + 200, kind: "correction")]) == [.stale])
+            #expect(try await store.submission(id: id)?.points == 15)
         }
     }
 
