@@ -187,7 +187,9 @@ let package = Package(
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["Contracts", "TestSupport", "ServiceSupport", "Database", "AMQP", "Eventing", logging],
+            dependencies: [
+                "Contracts", "TestSupport", "ServiceSupport", "Database", "AMQP", "Eventing", "Photo", logging,
+            ],
             swiftSettings: swiftSettings
         ),
     ]

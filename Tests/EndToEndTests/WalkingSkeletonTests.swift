@@ -2,6 +2,7 @@ import AMQP
 import Contracts
 import Foundation
 import Logging
+import Photo
 import ServiceSupport
 import TestSupport
 import Testing
@@ -24,9 +25,10 @@ struct WalkingSkeletonTests {
             let budiToken = try await issuer.token(nip: budi.nip, name: budi.name, opd: budi.opd, roles: ["asn"])
             let tap = try await EventTap.start(url: try system.amqpURL)
 
-            // Siti submits; the same Idempotency-Key twice gives one submission.
-            let photo = TestImages.png(seed: UInt64.random(in: 1...UInt64.max))
+            // Siti submits a phone photo whose EXIF says when and where it was taken; the same Idempotency-Key
+            // twice gives one submission.
             let activityAt = Date().addingTimeInterval(-3600)
+            let photo = Self.phonePhoto(takenAt: activityAt.addingTimeInterval(-300))
             let first = try await submit(system, token: sitiToken, key: "siti-1", photo: photo, at: activityAt)
             #expect(first.status == 202, "first submission: \(first.body)")
             let replay = try await submit(system, token: sitiToken, key: "siti-1", photo: photo, at: activityAt)
@@ -166,11 +168,40 @@ struct WalkingSkeletonTests {
              "note":"Memilah sampah organik dan anorganik di pantry"}
             """
         )
-        form.add(name: "evidence", filename: "foto.png", contentType: "image/png", data: photo)
+        form.add(name: "evidence", filename: "foto.jpg", contentType: "image/jpeg", data: photo)
         let (data, response) = try await HTTP.send(
             "POST", system.url("intake", "/v1/submissions"), token: token,
             headers: ["Content-Type": form.contentType, "Idempotency-Key": key], body: form.data)
         return Reply(status: response.statusCode, body: HTTP.json(data))
+    }
+
+    /// A 320×240 JPEG of random blocks (its own perceptual hash) with a phone's EXIF: capture time in Asia/Jakarta
+    /// with its offset, GPS at DLH's office in Semarang, make and model.
+    static func phonePhoto(takenAt: Date) -> [UInt8] {
+        let (width, height) = (320, 240)
+        var rgb = [UInt8](repeating: 0, count: width * height * 3)
+        var state = UInt64.random(in: 1...UInt64.max)
+        for block in 0..<(width / 40) * (height / 40) {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            let shade = UInt8(truncatingIfNeeded: state >> 56)
+            let (bx, by) = (block % (width / 40) * 40, block / (width / 40) * 40)
+            for y in by..<by + 40 {
+                for x in bx..<bx + 40 { rgb[(y * width + x) * 3 + (x + y) % 3] = shade }
+            }
+        }
+        var exif = ExifBuilder()
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "Asia/Jakarta")
+        formatter.dateFormat = "yyyy:MM:dd HH:mm:ss"
+        exif.make = "samsung"
+        exif.model = "SM-A145F"
+        exif.dateTimeOriginal = formatter.string(from: takenAt)
+        exif.offsetTimeOriginal = "+07:00"
+        exif.latitude = -6.9857
+        exif.longitude = 110.4096
+        let jpeg = JPEGCodec.encode(rgb: rgb, width: width, height: height, quality: 85)!
+        return ExifBuilder.splice(exif.app1(), into: jpeg)
     }
 
     func notifications(_ system: RunningSystem, token: String) async throws -> [[String: Any]] {
