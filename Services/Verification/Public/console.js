@@ -18,6 +18,11 @@ const PEMICU = { checks: "Temuan otomatis", audit_sample: "Sampel audit", appeal
 const TEMPAT = { office: "Kantor", home: "Rumah" };
 
 const $ = (id) => document.getElementById(id);
+// A sign-in link (deploy/dev up prints them) carries the token in the URL fragment, which no server sees.
+if (location.hash.startsWith("#token=")) {
+  sessionStorage.setItem("dlh-token", decodeURIComponent(location.hash.slice(7)));
+  history.replaceState(null, "", location.pathname + location.search);
+}
 let token = sessionStorage.getItem("dlh-token") || "";
 let stateAktif = "open";
 let itemAktif = null;
