@@ -121,7 +121,7 @@ import Testing
             try await Task.sleep(for: .milliseconds(300))
             task.cancel()
             let result = await task.result
-            #expect(clock.now - start < .seconds(5))
+            #expect(clock.now - start < .seconds(10), "far from the statement's 30 s")
             #expect(throws: DatabaseError.self) { try result.get() }
             if case .failure(let error as DatabaseError) = result { #expect(error.code == .cancelled) }
             // The server is no longer running it, and the pool still works.

@@ -33,30 +33,11 @@ struct ExifFuzzTests {
     }
 
     @Test("100,000 mutated photos: facts or a PhotoError, nothing else")
-    func mutatedPhotos() throws {
-        let seeds = Self.seeds()
-        var random = SeededRandom(seed: Self.seed)
-        var outcomes: [String: Int] = [:]
-        var withCapture = 0
+    func mutatedPhotos() async throws {
         let started = ContinuousClock.now
-        for index in 0..<Self.cases {
-            let seed = seeds[index % seeds.count]
-            let mutated = Self.mutate(seed, using: &random)
-            let decode = index % 40 == 0
-            do {
-                let facts = try PhotoInspector.inspect(mutated, decode: decode)
-                outcomes["accepted", default: 0] += 1
-                if let capture = facts.capture {
-                    withCapture += 1
-                    for text in [capture.cameraMake, capture.cameraModel, capture.software].compactMap({ $0 }) {
-                        #expect(text.utf8.count <= ExifReader.maxStringBytes * 3, "case \(index)")
-                    }
-                }
-                #expect(facts.width > 0 && facts.height > 0 && facts.width <= PhotoInspector.maxPixels / facts.height)
-            } catch {
-                outcomes[Self.name(error), default: 0] += 1
-            }
-        }
+        // On a thread of its own: seconds of CPU on the cooperative pool would stall the async tests beside it.
+        let (outcomes, withCapture, violations) = try await onOwnThread { Self.run() }
+        #expect(violations.isEmpty, "\(violations.prefix(10))")
         let elapsed = ContinuousClock.now - started
         print(
             "ExifFuzz: \(Self.cases) cases in \(elapsed), outcomes \(outcomes.sorted { $0.key < $1.key }), with capture facts \(withCapture)"
@@ -66,6 +47,37 @@ struct ExifFuzzTests {
         #expect(outcomes["accepted", default: 0] > Self.cases / 10)
         #expect(withCapture > Self.cases / 20)
         #expect(outcomes.keys.contains { $0.hasPrefix("exif.") })
+    }
+
+    /// The fuzz loop: outcome counts, photos with capture facts, and every broken invariant (case and what).
+    static func run() -> (outcomes: [String: Int], withCapture: Int, violations: [String]) {
+        let seeds = Self.seeds()
+        var random = SeededRandom(seed: Self.seed)
+        var outcomes: [String: Int] = [:]
+        var withCapture = 0
+        var violations: [String] = []
+        for index in 0..<Self.cases {
+            let seed = seeds[index % seeds.count]
+            let mutated = Self.mutate(seed, using: &random)
+            let decode = index % 40 == 0
+            do {
+                let facts = try PhotoInspector.inspect(mutated, decode: decode)
+                outcomes["accepted", default: 0] += 1
+                if let capture = facts.capture {
+                    withCapture += 1
+                    for text in [capture.cameraMake, capture.cameraModel, capture.software].compactMap({ $0 })
+                    where text.utf8.count > ExifReader.maxStringBytes * 3 {
+                        violations.append("case \(index): a string of \(text.utf8.count) bytes")
+                    }
+                }
+                if !(facts.width > 0 && facts.height > 0 && facts.width <= PhotoInspector.maxPixels / facts.height) {
+                    violations.append("case \(index): \(facts.width)×\(facts.height) accepted")
+                }
+            } catch {
+                outcomes[Self.name(error), default: 0] += 1
+            }
+        }
+        return (outcomes, withCapture, violations)
     }
 
     static func name(_ error: PhotoError) -> String {

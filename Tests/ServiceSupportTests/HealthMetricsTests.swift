@@ -54,7 +54,7 @@ struct HealthMetricsTests {
         let started = ContinuousClock.now
         let report = await routes.report()
         #expect(report.status == "down")
-        #expect(ContinuousClock.now - started < .seconds(5))
+        #expect(ContinuousClock.now - started < .seconds(10), "far from the 30 s the check hangs")
     }
 
     @Test("/metrics renders request counts after a request")

@@ -53,12 +53,7 @@ package enum DevEnvironment {
     package static func shellOffPool(_ script: String, environment: [String: String]? = nil, capture: Bool = true)
         async throws -> String
     {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread.detachNewThread {
-                continuation.resume(
-                    with: Result { try shell(script, environment: environment, capture: capture) })
-            }
-        }
+        try await onOwnThread { try shell(script, environment: environment, capture: capture) }
     }
 
     /// Runs `script` with `/bin/bash -c`; returns standard output, throws on a non-zero exit.
@@ -90,6 +85,18 @@ package enum DevEnvironment {
             throw DevEnvironmentError(message: "shell command failed with status \(process.terminationStatus)")
         }
         return String(decoding: data, as: UTF8.self)
+    }
+}
+
+/// Runs blocking or CPU-bound synchronous work on a thread of its own and awaits its result.
+///
+/// Swift Testing runs every test on the cooperative pool, which has one thread per core (two here): a loop of
+/// seconds there stalls every async test beside it, so that a 100 ms timeout elsewhere fires seconds late. Heavy
+/// synchronous test work (fuzzing, encoding a thousand photos, shell commands) goes through here instead. Record
+/// expectations after it returns, in the test's own task.
+package func onOwnThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread { continuation.resume(with: Result { try work() }) }
     }
 }
 

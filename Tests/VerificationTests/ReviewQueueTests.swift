@@ -52,7 +52,7 @@ struct ReviewQueueTests {
         try await VF.withDatabase { pool in
             try await VF.seed(pool)
             let submission = try await Self.queued(pool)
-            try await VF.withApp(pool, lease: .seconds(2)) { client in
+            try await VF.withApp(pool, lease: .seconds(4)) { client in
                 let claimed = try await Self.claim(client, VF.ani)
                 #expect(claimed.status == .ok)
                 let id = try Self.reviewId(claimed)
