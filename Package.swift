@@ -18,11 +18,12 @@ let nio: [Target.Dependency] = ["NIOCore", "NIOPosix", "NIOConcurrencyHelpers"].
 }
 
 /// Notification's own dependencies: Mustache templates, an HTTP client for the gateway and webhooks, HMAC signing.
-let notificationExtras: [Target.Dependency] = [
-    .product(name: "Mustache", package: "swift-mustache"),
-    .product(name: "AsyncHTTPClient", package: "async-http-client"),
-    crypto, .product(name: "NIOHTTP1", package: "swift-nio"),
-] + nio
+let notificationExtras: [Target.Dependency] =
+    [
+        .product(name: "Mustache", package: "swift-mustache"),
+        .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        crypto, .product(name: "NIOHTTP1", package: "swift-nio"),
+    ] + nio
 
 /// Declares one service executable under `Services/<directory>`: every service stands on the shared modules.
 /// Its resources: `Migrations/` (ordered `.sql` files), `openapi.yaml`, and `Public/` (web pages) where it has one.

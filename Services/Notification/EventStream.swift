@@ -43,7 +43,8 @@ final class StreamHub: Sendable {
     /// Registers a client; its items arrive on the returned stream.
     func subscribe() -> (UUID, AsyncStream<Item>) {
         let id = UUID()
-        let (stream, continuation) = AsyncStream.makeStream(of: Item.self, bufferingPolicy: .bufferingOldest(bufferSize))
+        let (stream, continuation) = AsyncStream.makeStream(
+            of: Item.self, bufferingPolicy: .bufferingOldest(bufferSize))
         clients.withLock { $0[id] = Client(continuation: continuation) }
         return (id, stream)
     }
@@ -96,7 +97,8 @@ final class StreamPump: Service, Sendable {
     private let lastSeq = Mutex<Int64?>(nil)
 
     init(
-        pool: DatabasePool, hub: StreamHub, listenerConfiguration: DatabaseConfiguration, settings: NotificationSettings,
+        pool: DatabasePool, hub: StreamHub, listenerConfiguration: DatabaseConfiguration,
+        settings: NotificationSettings,
         logger: Logger
     ) {
         self.pool = pool
@@ -141,7 +143,11 @@ final class StreamPump: Service, Sendable {
             if more { continue }
             let deadline = ContinuousClock.now + settings.pollInterval
             while ContinuousClock.now < deadline, !Task.isCancelled, !Task.isShuttingDownGracefully {
-                if woken.withLock({ flag in defer { flag = false }; return flag }) { break }
+                if woken.withLock({ flag in
+                    defer { flag = false }; return flag
+                }) {
+                    break
+                }
                 try? await Task.sleep(for: .milliseconds(10))
             }
         }
@@ -155,7 +161,9 @@ final class StreamPump: Service, Sendable {
                 lastSeq.withLock { $0 = try? top.first?.decode("seq", as: Int64.self) }
                 return []
             }
-            return try await Self.read(after: after, limit: 1000, in: connection)
+            // A round never hands a client more than half its buffer at once: a burst larger than that would drop
+            // even clients that keep up.
+            return try await Self.read(after: after, limit: max(1, min(1000, hub.bufferSize / 2)), in: connection)
         }
         guard let last = events.last else { return 0 }
         lastSeq.withLock { $0 = last.seq }
@@ -233,17 +241,23 @@ struct StreamRoutes: Sendable {
                         }
                         last = max(last, resumeAfter)
                     }
-                    for await item in items {
-                        if hub.isDropped(id) { break }
-                        switch item {
-                        case .heartbeat:
-                            try await writer.write(ByteBuffer(string: ": heartbeat\n\n"))
-                        case .event(let event) where event.seq > last:
-                            last = event.seq
-                            try await writer.write(ByteBuffer(string: event.frame))
-                        case .event:
-                            continue
+                    // On graceful shutdown the stream ends, so the server need not wait for it; clients come back
+                    // with Last-Event-ID to another instance or after the restart.
+                    try await withGracefulShutdownHandler {
+                        for await item in items {
+                            if hub.isDropped(id) { break }
+                            switch item {
+                            case .heartbeat:
+                                try await writer.write(ByteBuffer(string: ": heartbeat\n\n"))
+                            case .event(let event) where event.seq > last:
+                                last = event.seq
+                                try await writer.write(ByteBuffer(string: event.frame))
+                            case .event:
+                                continue
+                            }
                         }
+                    } onGracefulShutdown: {
+                        hub.unsubscribe(id)
                     }
                     try await writer.finish(nil)
                 })

@@ -74,7 +74,11 @@ final class GatewayDispatcher: Service, Sendable {
             if worked { continue }
             let deadline = ContinuousClock.now + pollInterval
             while ContinuousClock.now < deadline, !Task.isCancelled, !Task.isShuttingDownGracefully {
-                if woken.withLock({ flag in defer { flag = false }; return flag }) { break }
+                if woken.withLock({ flag in
+                    defer { flag = false }; return flag
+                }) {
+                    break
+                }
                 try? await Task.sleep(for: .milliseconds(20))
             }
         }
@@ -163,7 +167,8 @@ final class GatewayDispatcher: Service, Sendable {
                 metadata: ["message.id": "\(message.id)", "attempts": "\(message.attempt)", "error": "\(error ?? "")"])
         } else {
             state = "pending"
-            let base = Double(settings.backoff.components.seconds) * 1000
+            let base =
+                Double(settings.backoff.components.seconds) * 1000
                 + Double(settings.backoff.components.attoseconds) / 1e15
             let ceiling = base * pow(2, Double(message.attempt - 1))
             delayMilliseconds = Int(Double.random(in: 0.5...1.0) * ceiling)

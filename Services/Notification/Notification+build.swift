@@ -29,7 +29,8 @@ struct NotificationService {
     ) async throws {
         let settings = try settings ?? NotificationSettings.from(configuration)
         guard let directory = settings.templatesDirectory ?? NotificationTemplates.bundledDirectory else {
-            throw TemplateError(file: "Templates", line: nil, problem: "direktori templat tidak ada (no templates directory)")
+            throw TemplateError(
+                file: "Templates", line: nil, problem: "direktori templat tidak ada (no templates directory)")
         }
         let templates = try await NotificationTemplates.load(directory: directory)
         let consumer = NotificationConsumer(
@@ -46,7 +47,8 @@ struct NotificationService {
             ],
             logger: logger
         )
-        var listenerDatabase = try configuration.databaseConfiguration(poolSize: 1, applicationName: "notification-listen")
+        var listenerDatabase = try configuration.databaseConfiguration(
+            poolSize: 1, applicationName: "notification-listen")
         listenerDatabase.poolSize = 1
         let pool = backbone.pool
         let hub = StreamHub(bufferSize: settings.streamClientBuffer)

@@ -244,7 +244,9 @@ struct NotificationConsumer: Sendable {
     }
 
     /// Queues one delivery per enabled endpoint subscribed to each event; returns whether any was queued.
-    private func queueWebhooks(_ events: [(event: CloudEvent, name: String, body: String)], in connection: DatabaseConnection)
+    private func queueWebhooks(
+        _ events: [(event: CloudEvent, name: String, body: String)], in connection: DatabaseConnection
+    )
         async throws -> Bool
     {
         guard !events.isEmpty else { return false }
@@ -264,7 +266,9 @@ struct NotificationConsumer: Sendable {
     /// Appends to the stream's retained window under a transaction-scoped advisory lock: `seq` is drawn while the
     /// lock is held and the lock is released at commit, so rows become visible in `seq` order and a reader that
     /// remembers the last `seq` it saw never skips one committed later.
-    private func appendToStream(_ events: [(event: CloudEvent, name: String, body: String)], in connection: DatabaseConnection)
+    private func appendToStream(
+        _ events: [(event: CloudEvent, name: String, body: String)], in connection: DatabaseConnection
+    )
         async throws
     {
         guard !events.isEmpty else { return }

@@ -69,7 +69,8 @@ extension NotificationNote {
                 note(
                     nip: revoked.nip, opd: revoked.opd, kind: "submission.revoked",
                     values: [
-                        "reason": revoked.reason.isEmpty ? (known?.indonesianText ?? revoked.reasonCode) : revoked.reason,
+                        "reason": revoked.reason.isEmpty
+                            ? (known?.indonesianText ?? revoked.reasonCode) : revoked.reason,
                         "reasonEn": known?.englishText ?? revoked.reasonCode, "code": revoked.reasonCode,
                     ],
                     submissionId: revoked.submissionId)
@@ -99,7 +100,8 @@ extension NotificationNote {
             ]
         case PointsReversed.eventType:
             let reversed = try event.decode(PointsReversed.self)
-            var values = reversed.period.map(periodNames) ?? ["periodName": "periode ini", "periodNameEn": "this period"]
+            var values =
+                reversed.period.map(periodNames) ?? ["periodName": "periode ini", "periodNameEn": "this period"]
             values["points"] = IndonesianFormat.signedPoints(reversed.points)
             values["reason"] = reversed.reason
             if let total = reversed.totalInPeriod { values["total"] = IndonesianFormat.integer(total) }

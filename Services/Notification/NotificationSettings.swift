@@ -19,19 +19,21 @@ import ServiceSupport
 /// | `GATEWAY_TIMEOUT` | `10s` |
 /// | `QUIET_HOURS` | `21:00-06:00` (Asia/Jakarta; `none` to switch off) |
 /// | `STREAM_HEARTBEAT` | `15s` |
-/// | `STREAM_CLIENT_BUFFER` | `512` events |
+/// | `STREAM_CLIENT_BUFFER` | `2048` events |
 /// | `STREAM_RETAIN_EVENTS` / `STREAM_RETAIN` | `10000` / `24h` (both are kept) |
 struct NotificationSettings: Sendable {
     var templatesDirectory: URL?
-    var webhookRetrySchedule: [Duration] = [.seconds(5), .seconds(300), .seconds(1800), .seconds(7200),
-        .seconds(18000), .seconds(36000)]
+    var webhookRetrySchedule: [Duration] = [
+        .seconds(5), .seconds(300), .seconds(1800), .seconds(7200),
+        .seconds(18000), .seconds(36000),
+    ]
     var webhookTimeout: Duration = .seconds(15)
     var webhookDisableAfter: Duration = .seconds(5 * 86400)
     var allowPrivateTargets = false
     var webhookConcurrency = 64
     var gateway = GatewaySettings()
     var streamHeartbeat: Duration = .seconds(15)
-    var streamClientBuffer = 512
+    var streamClientBuffer = 2048
     var streamRetainEvents = 10_000
     var streamRetain: Duration = .seconds(86400)
     /// How often idle dispatchers look for due work without being woken.
@@ -72,7 +74,7 @@ struct NotificationSettings: Sendable {
             settings.gateway.quietHours = try QuietHours(parsing: text)
         }
         try read("STREAM_HEARTBEAT", &settings.streamHeartbeat)
-        settings.streamClientBuffer = try configuration.int("STREAM_CLIENT_BUFFER", default: 512)
+        settings.streamClientBuffer = try configuration.int("STREAM_CLIENT_BUFFER", default: 2048)
         settings.streamRetainEvents = max(10_000, try configuration.int("STREAM_RETAIN_EVENTS", default: 10_000))
         try read("STREAM_RETAIN", &settings.streamRetain)
         settings.streamRetain = max(settings.streamRetain, .seconds(86400))

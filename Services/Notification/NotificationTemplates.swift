@@ -191,7 +191,9 @@ struct NotificationTemplates: Sendable {
             guard allowed.contains(name) else {
                 throw TemplateError(
                     file: path, line: line,
-                    problem: "variabel '\(tag)' tidak dikenal (unknown variable; known: \(allowed.sorted().joined(separator: ", ")))")
+                    problem:
+                        "variabel '\(tag)' tidak dikenal (unknown variable; known: \(allowed.sorted().joined(separator: ", ")))"
+                )
             }
         }
     }

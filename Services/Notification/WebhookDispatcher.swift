@@ -26,7 +26,9 @@ final class WebhookDispatcher: Service, Sendable {
     private let woken = Mutex(false)
     static let batchSize = 200
 
-    init(pool: DatabasePool, listenerConfiguration: DatabaseConfiguration, settings: NotificationSettings, logger: Logger) {
+    init(
+        pool: DatabasePool, listenerConfiguration: DatabaseConfiguration, settings: NotificationSettings, logger: Logger
+    ) {
         self.pool = pool
         self.listener = DatabaseListener(
             configuration: listenerConfiguration, channel: NotificationConsumer.webhookChannel, logger: logger)
@@ -75,7 +77,11 @@ final class WebhookDispatcher: Service, Sendable {
     private func idle() async {
         let deadline = ContinuousClock.now + settings.pollInterval
         while ContinuousClock.now < deadline, !Task.isCancelled, !Task.isShuttingDownGracefully {
-            if woken.withLock({ flag in defer { flag = false }; return flag }) { return }
+            if woken.withLock({ flag in
+                defer { flag = false }; return flag
+            }) {
+                return
+            }
             try? await Task.sleep(for: .milliseconds(20))
         }
     }
@@ -107,7 +113,9 @@ final class WebhookDispatcher: Service, Sendable {
         // The target is checked again before sending (its name may now resolve elsewhere).
         var refused: [UUID: String] = [:]
         for url in Set(claimed.map(\.url)) {
-            do { _ = try await policy.check(url) } catch { refused[claimed.first { $0.url == url }!.endpointId] = "\(error)" }
+            do { _ = try await policy.check(url) } catch {
+                refused[claimed.first { $0.url == url }!.endpointId] = "\(error)"
+            }
         }
         let limit = settings.webhookConcurrency
         let outcomes = await withTaskGroup(of: Outcome.self, returning: [Outcome].self) { group in
@@ -226,11 +234,14 @@ final class WebhookDispatcher: Service, Sendable {
         let ids = outcomes.map(\.claimed.id)
         let codes = outcomes.map { $0.statusCode ?? 0 }
         let errors = outcomes.map { $0.error ?? "" }
-        let durations = outcomes.map { Int($0.duration.components.seconds * 1000 + $0.duration.components.attoseconds / 1_000_000_000_000_000) }
+        let durations = outcomes.map {
+            Int($0.duration.components.seconds * 1000 + $0.duration.components.attoseconds / 1_000_000_000_000_000)
+        }
         let succeeded = Array(Set(outcomes.filter(\.succeeded).map(\.claimed.endpointId)))
         let gone = Array(Set(outcomes.filter(\.gone).map(\.claimed.endpointId)))
         let failing = Array(Set(outcomes.filter { !$0.succeeded }.map(\.claimed.endpointId)).subtracting(succeeded))
-        let disableAfterSeconds = Double(settings.webhookDisableAfter.components.seconds)
+        let disableAfterSeconds =
+            Double(settings.webhookDisableAfter.components.seconds)
             + Double(settings.webhookDisableAfter.components.attoseconds) / 1e18
         try await pool.withTransaction { connection in
             try await connection.query(

@@ -114,7 +114,8 @@ struct WebhookRoutes: Sendable {
                     code: "UNKNOWN_EVENT_TYPE"))
         }
         if (subscription.description ?? "").count > 500 {
-            errors.append(.init(field: "/description", message: "Deskripsi terlalu panjang (maks. 500).", code: "TOO_LONG"))
+            errors.append(
+                .init(field: "/description", message: "Deskripsi terlalu panjang (maks. 500).", code: "TOO_LONG"))
         }
         do {
             _ = try await policy.check(subscription.url)

@@ -26,14 +26,19 @@ struct ConsumerTests {
             let points = try #require(stored.last)
             #expect(points.nip == F.siti)
             #expect(points.title == "Poin bertambah +1.250")
-            #expect(points.body == "Kegiatan *Memilah sampah* Anda pada 12 Jan disetujui: +1.250 poin (total triwulan 2026-Q1: 1.390).")
+            #expect(
+                points.body
+                    == "Kegiatan *Memilah sampah* Anda pada 12 Jan disetujui: +1.250 poin (total triwulan 2026-Q1: 1.390)."
+            )
             #expect(points.bodyEn.hasPrefix("Your activity *Memilah sampah* on 12 Jan was approved"))
 
             // The approval is in-app only; the points message also goes to WhatsApp.
             let messages = try await stack.pool.withConnection { connection in
                 try await connection.query("SELECT nip, channel, phone, body, status FROM gateway_messages").map {
-                    (try $0.decode("nip", as: String.self), try $0.decode("channel", as: String.self),
-                     try $0.decode("phone", as: String.self), try $0.decode("body", as: String.self))
+                    (
+                        try $0.decode("nip", as: String.self), try $0.decode("channel", as: String.self),
+                        try $0.decode("phone", as: String.self), try $0.decode("body", as: String.self)
+                    )
                 }
             }
             #expect(messages.count == 1)
@@ -50,7 +55,9 @@ struct ConsumerTests {
             let event = try F.awarded()
             let consumer = try await F.consumer()
             // Straight into the handler twice (as two instances would if the inbox were bypassed).
-            try await stack.pool.withTransaction { try await consumer.handle([F.inbound(event), F.inbound(event)], in: $0) }
+            try await stack.pool.withTransaction {
+                try await consumer.handle([F.inbound(event), F.inbound(event)], in: $0)
+            }
             try await stack.pool.withTransaction { try await consumer.handle([F.inbound(event)], in: $0) }
             try await F.deliver([event, event], to: stack.pool)
             #expect(try await F.count(stack.pool, "SELECT count(*) FROM notifications") == 1)
@@ -63,8 +70,10 @@ struct ConsumerTests {
     func kinds() async throws {
         try await F.withStack { _, stack in
             try await F.deliver(
-                [try F.program(), try F.enrolled(F.budi, name: "Budi", optIn: false),
-                 try F.enrolled(F.head, name: "Kepala DLH", head: true)], to: stack.pool)
+                [
+                    try F.program(), try F.enrolled(F.budi, name: "Budi", optIn: false),
+                    try F.enrolled(F.head, name: "Kepala DLH", head: true),
+                ], to: stack.pool)
             let penalty = try CloudEvent(
                 PenaltyApplied(
                     entryId: UUID(), nip: F.budi, opd: "DLH", points: -20, reasonCode: "DUPLICATE_EVIDENCE",
@@ -84,24 +93,35 @@ struct ConsumerTests {
                     reason: "Tidak ada kegiatan disetujui", imposedAt: Date(), tppAdjustmentPercent: -2.5),
                 from: .scoring)
             try await F.deliver(
-                [try F.rejected(), try F.rejected(onAppeal: true), penalty, award, commitment, sanction], to: stack.pool)
+                [try F.rejected(), try F.rejected(onAppeal: true), penalty, award, commitment, sanction], to: stack.pool
+            )
             let stored = try await F.notifications(stack.pool)
             let budi = stored.filter { $0.nip == F.budi }
-            #expect(budi.map(\.kind) == [
-                "submission.rejected", "appeal.rejected", "penalty.applied", "award.granted", "sanction.imposed",
-            ])
+            #expect(
+                budi.map(\.kind) == [
+                    "submission.rejected", "appeal.rejected", "penalty.applied", "award.granted", "sanction.imposed",
+                ])
             #expect(budi[0].body.contains("*Setor ke bank sampah*"))
             #expect(budi[0].body.contains("Foto bukti ini sudah pernah digunakan"))
             #expect(budi[0].body.contains("Anda dapat mengajukan banding"))
             #expect(!budi[1].body.contains("mengajukan banding satu kali"))
             #expect(budi[1].body.contains("final"))
-            #expect(budi[2].body == "Anda dikenai pengurangan -20 poin: Bukti ganda (kode DUPLICATE_EVIDENCE). Anda tidak dapat memperoleh poin sampai 1 Feb 2026.")
-            #expect(budi[3].body == "Selamat! Anda peringkat 1 pada triwulan 2026-Q1 dengan 1.500 poin dan meraih: Uang pembinaan Rp 1.000.000.")
+            #expect(
+                budi[2].body
+                    == "Anda dikenai pengurangan -20 poin: Bukti ganda (kode DUPLICATE_EVIDENCE). Anda tidak dapat memperoleh poin sampai 1 Feb 2026."
+            )
+            #expect(
+                budi[3].body
+                    == "Selamat! Anda peringkat 1 pada triwulan 2026-Q1 dengan 1.500 poin dan meraih: Uang pembinaan Rp 1.000.000."
+            )
             #expect(budi[4].body.contains("Penyesuaian TPP: -2,5%"))
             // The OPD's commitment goes to its head.
             let head = try #require(stored.first { $0.nip == F.head })
             #expect(head.kind == "commitment.evaluated")
-            #expect(head.body == "Komitmen Lelang Kinerja OPD DLH (tingkat partisipasi) pada triwulan 2026-Q1 tidak tercapai: 62,5% dari target 80%. 12 ASN belum punya kegiatan yang disetujui.")
+            #expect(
+                head.body
+                    == "Komitmen Lelang Kinerja OPD DLH (tingkat partisipasi) pada triwulan 2026-Q1 tidak tercapai: 62,5% dari target 80%. 12 ASN belum punya kegiatan yang disetujui."
+            )
             // Budi opted out of WhatsApp/SMS: nothing queued for him; the head gets the commitment message.
             #expect(try await F.count(stack.pool, "SELECT count(*) FROM gateway_messages WHERE nip = '\(F.budi)'") == 0)
             #expect(try await F.count(stack.pool, "SELECT count(*) FROM gateway_messages WHERE nip = '\(F.head)'") == 1)
@@ -112,16 +132,19 @@ struct ConsumerTests {
     func contacts() async throws {
         try await F.withStack { _, stack in
             let newer = try CloudEvent(
-                ASNUpdated(nip: F.siti, name: "Siti", opd: "BKPP", updatedAt: Date(), phone: "+628999", messagingOptIn: false),
+                ASNUpdated(
+                    nip: F.siti, name: "Siti", opd: "BKPP", updatedAt: Date(), phone: "+628999", messagingOptIn: false),
                 from: .scoring)
             let older = try CloudEvent(
-                ASNUpdated(nip: F.siti, name: "Siti", opd: "DLH", updatedAt: Date(timeIntervalSinceNow: -3600),
-                           phone: "+628111", messagingOptIn: true), from: .scoring)
+                ASNUpdated(
+                    nip: F.siti, name: "Siti", opd: "DLH", updatedAt: Date(timeIntervalSinceNow: -3600),
+                    phone: "+628111", messagingOptIn: true), from: .scoring)
             try await F.deliver([try F.enrolled(F.siti)], to: stack.pool)
             try await F.deliver([newer], to: stack.pool)
             try await F.deliver([older], to: stack.pool)
             let row = try await stack.pool.withConnection { connection in
-                try await connection.query("SELECT opd, phone, messaging_opt_in FROM contacts WHERE nip = \(F.siti)").first
+                try await connection.query("SELECT opd, phone, messaging_opt_in FROM contacts WHERE nip = \(F.siti)")
+                    .first
             }
             #expect(try row?.decode("opd", as: String.self) == "BKPP")
             #expect(try row?.decode("phone", as: String.self) == "+628999")

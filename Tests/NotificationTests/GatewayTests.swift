@@ -2,8 +2,8 @@ import Contracts
 import Database
 import Foundation
 import HTTPTypes
-import TestSupport
 import Synchronization
+import TestSupport
 import Testing
 
 @testable import Notification
@@ -13,7 +13,8 @@ import Testing
 struct GatewayTests {
     typealias F = NotificationFixture
 
-    static func settings(url: String, _ change: (inout NotificationSettings) -> Void = { _ in }) -> NotificationSettings {
+    static func settings(url: String, _ change: (inout NotificationSettings) -> Void = { _ in }) -> NotificationSettings
+    {
         F.settings {
             $0.gateway.url = url
             $0.gateway.authHeader = ("Authorization", "Bearer gateway-key")
@@ -56,7 +57,9 @@ struct GatewayTests {
 
     @Test("a gateway that recovers gets the message once; a 4xx refusal is not retried")
     func recoversAndRefusal() async throws {
-        let gateway = TestReceiver { index, path in path == "/bad" ? .badRequest : (index == 0 ? .internalServerError : .accepted) }
+        let gateway = TestReceiver { index, path in
+            path == "/bad" ? .badRequest : (index == 0 ? .internalServerError : .accepted)
+        }
         try await gateway.run { base in
             try await F.withStack(settings: Self.settings(url: base + "/send"), parts: [.gateway]) { _, stack in
                 try await F.deliver([try F.enrolled(F.siti), try F.awarded()], to: stack.pool)
@@ -95,8 +98,9 @@ struct GatewayTests {
         let quiet = QuietHours(start: 21 * 60, end: 6 * 60)
         #expect(quiet.contains(ISO8601DateFormatter().date(from: "2026-03-02T22:59:00Z")!))  // 05:59
         #expect(!quiet.contains(ISO8601DateFormatter().date(from: "2026-03-02T23:00:00Z")!))  // 06:00
-        #expect(quiet.end(after: ISO8601DateFormatter().date(from: "2026-03-02T16:00:00Z")!)
-            == ISO8601DateFormatter().date(from: "2026-03-02T23:00:00Z")!)
+        #expect(
+            quiet.end(after: ISO8601DateFormatter().date(from: "2026-03-02T16:00:00Z")!)
+                == ISO8601DateFormatter().date(from: "2026-03-02T23:00:00Z")!)
     }
 
     @Test("the token bucket paces sends at the configured rate")

@@ -40,7 +40,8 @@ struct InboxAPITests {
             #expect(titles == (1...5).reversed().map { "Poin bertambah +\($0)" })
 
             let id = try #require(items.first?["id"] as? String)
-            let read = try await client.execute(uri: "/v1/me/notifications/\(id)/read", method: .post, headers: F.auth(token))
+            let read = try await client.execute(
+                uri: "/v1/me/notifications/\(id)/read", method: .post, headers: F.auth(token))
             #expect(read.status == .noContent)
             let after = try JSONBody(
                 try await client.execute(uri: "/v1/me/notifications", method: .get, headers: F.auth(token)))
@@ -49,11 +50,13 @@ struct InboxAPITests {
 
             // Budi cannot mark Siti's notification.
             let budi = try await F.token(nip: F.budi)
-            let foreign = try await client.execute(uri: "/v1/me/notifications/\(id)/read", method: .post, headers: F.auth(budi))
+            let foreign = try await client.execute(
+                uri: "/v1/me/notifications/\(id)/read", method: .post, headers: F.auth(budi))
             #expect(foreign.status == .notFound)
             #expect(foreign.headers[.contentType] == "application/problem+json")
 
-            let all = try await client.execute(uri: "/v1/me/notifications/read-all", method: .post, headers: F.auth(token))
+            let all = try await client.execute(
+                uri: "/v1/me/notifications/read-all", method: .post, headers: F.auth(token))
             #expect(all.status == .ok)
             #expect(try JSONBody(all)["marked"] as? Int == 4)
             let budiInbox = try JSONBody(
@@ -68,7 +71,8 @@ struct InboxAPITests {
             let none = try await client.execute(uri: "/v1/me/notifications", method: .get)
             #expect(none.status == .unauthorized)
             let dashboard = try await F.token(nip: F.head, roles: ["dashboard"])
-            let forbidden = try await client.execute(uri: "/v1/me/notifications", method: .get, headers: F.auth(dashboard))
+            let forbidden = try await client.execute(
+                uri: "/v1/me/notifications", method: .get, headers: F.auth(dashboard))
             #expect(forbidden.status == .forbidden)
             let bad = try await client.execute(
                 uri: "/v1/me/notifications?cursor=abc", method: .get, headers: F.auth(try await F.token()))

@@ -178,8 +178,8 @@ enum NotificationFixture {
         now: @escaping @Sendable () -> Date = { Date() },
         _ body: @escaping @Sendable (any TestClientProtocol, Stack) async throws -> Void
     ) async throws {
-        try await withTestDatabaseURL(service: "notification", migrations: try notificationResources.allMigrations())
-        { url in
+        try await withTestDatabaseURL(service: "notification", migrations: try notificationResources.allMigrations()) {
+            url in
             let database = DatabaseConfiguration(url: url, poolSize: 6, applicationName: "notification-tests")
             var listenerDatabase = database
             listenerDatabase.poolSize = 1

@@ -26,7 +26,9 @@ struct NotificationWiringTests {
         let admin = try TestBroker.admin()
         let receiver = TestReceiver { _, _ in .ok }
         do {
-            try await receiver.run { base in try await run(prefix: prefix, queue: queue, admin: admin, hook: base + "/hook", receiver: receiver) }
+            try await receiver.run { base in
+                try await run(prefix: prefix, queue: queue, admin: admin, hook: base + "/hook", receiver: receiver)
+            }
         } catch {
             try? await admin.deleteQueues([queue, queue + ".dead"])
             try? await admin.deleteExchanges(["\(prefix).events", "\(prefix).dead"])
@@ -36,8 +38,10 @@ struct NotificationWiringTests {
         try? await admin.deleteExchanges(["\(prefix).events", "\(prefix).dead"])
     }
 
-    private func run(prefix: String, queue: String, admin: AMQPAdmin, hook: String, receiver: TestReceiver) async throws {
-        try await withTestDatabaseURL(service: "notification", migrations: try notificationResources.allMigrations()) { url in
+    private func run(prefix: String, queue: String, admin: AMQPAdmin, hook: String, receiver: TestReceiver) async throws
+    {
+        try await withTestDatabaseURL(service: "notification", migrations: try notificationResources.allMigrations()) {
+            url in
             var configuration = F.configuration
             configuration.databaseURL = url
             configuration.amqpURL = try TestBroker.url()
@@ -54,7 +58,9 @@ struct NotificationWiringTests {
                 let app = try await service.app.buildApplication()
                 try await app.test(.router) { client in
                     let dashboard = try await F.token(nip: F.head, roles: ["dashboard"])
-                    let body = try JSONSerialization.data(withJSONObject: ["url": hook, "eventTypes": ["points.awarded"]])
+                    let body = try JSONSerialization.data(withJSONObject: [
+                        "url": hook, "eventTypes": ["points.awarded"],
+                    ])
                     let created = try await client.execute(
                         uri: "/v1/webhooks", method: .post, headers: F.auth(dashboard), body: ByteBuffer(bytes: body))
                     #expect(created.status == .created)
@@ -72,14 +78,19 @@ struct NotificationWiringTests {
                     let exchange = "\(prefix).events"
                     _ = try await publisher.publish([OutgoingMessage(event: enrolled, exchange: exchange)])
                     let outcomes = try await publisher.publish(
-                        [OutgoingMessage(event: awarded, exchange: exchange), OutgoingMessage(event: awarded, exchange: exchange)])
+                        [
+                            OutgoingMessage(event: awarded, exchange: exchange),
+                            OutgoingMessage(event: awarded, exchange: exchange),
+                        ])
                     #expect(outcomes == [.confirmed, .confirmed])
 
                     let token = try await F.token()
-                    #expect(await eventually {
-                        let inbox = try await client.execute(uri: "/v1/me/notifications", method: .get, headers: F.auth(token))
-                        return (try JSONBody(inbox)["items"] as? [Any])?.count == 1
-                    })
+                    #expect(
+                        await eventually {
+                            let inbox = try await client.execute(
+                                uri: "/v1/me/notifications", method: .get, headers: F.auth(token))
+                            return (try JSONBody(inbox)["items"] as? [Any])?.count == 1
+                        })
                     #expect(await eventually { receiver.requests(path: "/hook").count == 1 })
                     try await Task.sleep(for: .seconds(1))
                     #expect(receiver.requests(path: "/hook").count == 1)

@@ -69,18 +69,32 @@ struct StreamTests {
         return request
     }
 
+    /// A client with a long read timeout (a stream may be idle), shut down after the test.
+    static func client() async throws -> HTTPClient {
+        HTTPClient(
+            eventLoopGroupProvider: .singleton,
+            configuration: HTTPClient.Configuration(timeout: .init(connect: .seconds(10), read: .seconds(300))))
+    }
+
+    static func shutdown(_ client: HTTPClient) {
+        Task { try? await client.shutdown() }
+    }
+
     static func seqs(_ pool: DatabasePool) async throws -> [Int64] {
         try await pool.withConnection { connection in
             try await connection.query("SELECT seq FROM stream_events ORDER BY seq").map { try $0.decode("seq") }
         }
     }
 
-    @Test("events arrive as SSE with id, event name and CloudEvent JSON; a client resuming with Last-Event-ID loses nothing")
+    @Test(
+        "events arrive as SSE with id, event name and CloudEvent JSON; a client resuming with Last-Event-ID loses nothing"
+    )
     func resume() async throws {
         try await F.withStack(parts: [.pump], testing: .live) { client, stack in
             let port = try #require(client.port)
             let token = try await F.token(nip: F.head, roles: ["dashboard"])
-            let http = HTTPClient.shared
+            let http = try await Self.client()
+            defer { Self.shutdown(http) }
             // The first client, with the token in the query as a browser's EventSource sends it.
             let first = Received()
             let firstResponse = try await http.execute(
@@ -122,11 +136,12 @@ struct StreamTests {
 
     @Test("a slow client is dropped without delaying the others, and resumes without loss")
     func slowClientDropped() async throws {
-        let settings = F.settings { $0.streamClientBuffer = 32 }
+        let settings = F.settings { $0.streamClientBuffer = 64 }
         try await F.withStack(settings: settings, parts: [.pump], testing: .live) { client, stack in
             let port = try #require(client.port)
             let token = try await F.token(nip: F.head, roles: ["dashboard"])
-            let http = HTTPClient.shared
+            let http = try await Self.client()
+            defer { Self.shutdown(http) }
             let fast = Received()
             let fastResponse = try await http.execute(Self.request(port: port, token: token), timeout: .seconds(120))
             let fastReader = Task { try await Self.read(fastResponse, into: fast) }
@@ -134,19 +149,23 @@ struct StreamTests {
             let slowResponse = try await http.execute(Self.request(port: port, token: token), timeout: .seconds(120))
             #expect(await eventually { stack.hub.clientCount == 2 && stack.pump.publishedSeq != nil })
 
-            // 3,000 events of ~2 KB: far more than the slow client's socket buffers and its 32-event buffer.
+            // 4,000 events of ~2 KB (8 MB: far more than the slow client's socket buffers and its 64-event
+            // buffer), arriving in 40 commits of 100 as a busy day would bring them.
             let padding = String(repeating: "x", count: 2000)
-            let count = 3000
-            try await stack.pool.withTransaction { connection in
-                try await connection.query(
-                    """
-                    INSERT INTO stream_events (event_id, event_name, body)
-                    SELECT 'bulk-' || g, 'points.awarded', '{"n":' || g || ',"pad":"' || \(padding) || '"}'
-                    FROM generate_series(1, \(count)) AS g
-                    """)
-                try await connection.query("SELECT pg_notify('notification_stream', '')")
-            }
+            let count = 4000
             let started = ContinuousClock.now
+            for chunk in 0..<40 {
+                try await stack.pool.withTransaction { connection in
+                    try await connection.query(
+                        """
+                        INSERT INTO stream_events (event_id, event_name, body)
+                        SELECT 'bulk-' || g, 'points.awarded', '{"n":' || g || ',"pad":"' || \(padding) || '"}'
+                        FROM generate_series(\(chunk * 100 + 1), \(chunk * 100 + 100)) AS g
+                        """)
+                    try await connection.query("SELECT pg_notify('notification_stream', '')")
+                }
+                try await Task.sleep(for: .milliseconds(20))
+            }
             #expect(await eventually(timeout: .seconds(120)) { fast.ids.count == count })
             let fastTook = ContinuousClock.now - started
             #expect(stack.hub.dropped == 1)
@@ -176,7 +195,8 @@ struct StreamTests {
         let settings = F.settings { $0.streamHeartbeat = .milliseconds(200) }
         try await F.withStack(settings: settings, parts: [.pump], testing: .live) { client, stack in
             let port = try #require(client.port)
-            let http = HTTPClient.shared
+            let http = try await Self.client()
+            defer { Self.shutdown(http) }
             let asn = try await http.execute(
                 Self.request(port: port, token: try await F.token(roles: ["asn"])), timeout: .seconds(120))
             #expect(asn.status == .forbidden)

@@ -27,14 +27,21 @@ struct TemplateTests {
 
     @Test("the bundled templates load and render both languages")
     func bundledTemplatesRender() async throws {
-        let templates = try await NotificationTemplates.load(directory: try #require(NotificationTemplates.bundledDirectory))
+        let templates = try await NotificationTemplates.load(
+            directory: try #require(NotificationTemplates.bundledDirectory))
         let (id, en) = templates.render(
             "points.awarded",
-            ["activity": "Memilah sampah", "date": "12 Jan", "dateEn": "12 Jan", "points": "+10", "total": "140",
-             "periodName": "triwulan 2026-Q1", "periodNameEn": "quarter 2026-Q1"])
+            [
+                "activity": "Memilah sampah", "date": "12 Jan", "dateEn": "12 Jan", "points": "+10", "total": "140",
+                "periodName": "triwulan 2026-Q1", "periodNameEn": "quarter 2026-Q1",
+            ])
         #expect(id.title == "Poin bertambah +10")
-        #expect(id.body == "Kegiatan *Memilah sampah* Anda pada 12 Jan disetujui: +10 poin (total triwulan 2026-Q1: 140).")
-        #expect(en.body == "Your activity *Memilah sampah* on 12 Jan was approved: +10 points (total for quarter 2026-Q1: 140).")
+        #expect(
+            id.body == "Kegiatan *Memilah sampah* Anda pada 12 Jan disetujui: +10 poin (total triwulan 2026-Q1: 140).")
+        #expect(
+            en.body
+                == "Your activity *Memilah sampah* on 12 Jan was approved: +10 points (total for quarter 2026-Q1: 140)."
+        )
         // Plain text, not HTML: nothing is escaped.
         let (quoted, _) = templates.render("points.awarded", ["activity": "Kompos & \"daur ulang\"", "points": "+1"])
         #expect(quoted.body.contains("*Kompos & \"daur ulang\"*"))
@@ -65,19 +72,25 @@ struct TemplateTests {
     func otherMistakes() async throws {
         let unknown = try Self.brokenCopy("points.awarded.en.mustache", "Points\n\nYou got {{poin}} points.")
         defer { try? FileManager.default.removeItem(at: unknown) }
-        let error = await #expect(throws: TemplateError.self) { try await NotificationTemplates.load(directory: unknown) }
+        let error = await #expect(throws: TemplateError.self) {
+            try await NotificationTemplates.load(directory: unknown)
+        }
         #expect(error?.line == 3)
         #expect(error?.description.contains("poin") == true)
 
         let empty = try Self.brokenCopy("sanction.opd.id.mustache", "\nOPD {{opd}} disanksi.")
         defer { try? FileManager.default.removeItem(at: empty) }
-        let emptyError = await #expect(throws: TemplateError.self) { try await NotificationTemplates.load(directory: empty) }
+        let emptyError = await #expect(throws: TemplateError.self) {
+            try await NotificationTemplates.load(directory: empty)
+        }
         #expect(emptyError?.line == 1)
 
         let missing = try Self.brokenCopy("x.mustache", "")
         try FileManager.default.removeItem(at: missing.appendingPathComponent("review.assigned.en.mustache"))
         defer { try? FileManager.default.removeItem(at: missing) }
-        let missingError = await #expect(throws: TemplateError.self) { try await NotificationTemplates.load(directory: missing) }
+        let missingError = await #expect(throws: TemplateError.self) {
+            try await NotificationTemplates.load(directory: missing)
+        }
         #expect(missingError?.file.hasSuffix("review.assigned.en.mustache") == true)
     }
 

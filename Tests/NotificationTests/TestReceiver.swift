@@ -33,7 +33,8 @@ final class TestReceiver: Sendable {
             let bytes = try await request.body.collect(upTo: 1 << 20)
             let index = self.recorded.withLock { list -> Int in
                 let index = list.filter { $0.path == path }.count
-                list.append(Recorded(path: path, headers: request.headers, body: Data(bytes.readableBytesView), at: Date()))
+                list.append(
+                    Recorded(path: path, headers: request.headers, body: Data(bytes.readableBytesView), at: Date()))
                 return index
             }
             return Response(status: self.script(index, path))
@@ -42,7 +43,8 @@ final class TestReceiver: Sendable {
         let port = try freeLoopbackPort()
         var logger = Logger(label: "test-receiver")
         logger.logLevel = .error
-        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)), logger: logger)
+        let app = Application(
+            router: router, configuration: .init(address: .hostname("127.0.0.1", port: port)), logger: logger)
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await app.runService() }
             defer { group.cancelAll() }

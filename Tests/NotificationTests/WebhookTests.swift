@@ -43,7 +43,9 @@ struct WebhookTests {
     static func subscribe(
         _ client: any TestClientProtocol, url: String, types: [String] = ["points.awarded"], token: String
     ) async throws -> (id: String, secret: String) {
-        let body = try JSONSerialization.data(withJSONObject: ["url": url, "eventTypes": types, "description": "Dasbor"])
+        let body = try JSONSerialization.data(withJSONObject: [
+            "url": url, "eventTypes": types, "description": "Dasbor",
+        ])
         let response = try await client.execute(
             uri: "/v1/webhooks", method: .post, headers: F.auth(token), body: ByteBuffer(bytes: body))
         #expect(response.status == .created)
@@ -98,11 +100,12 @@ struct WebhookTests {
                 let token = try await F.token(nip: F.head, roles: ["operator"])
                 let (id, _) = try await Self.subscribe(client, url: base + "/gone", token: token)
                 try await F.deliver([try F.awarded()], to: stack.pool)
-                #expect(await eventually {
-                    let list = try await client.execute(uri: "/v1/webhooks", method: .get, headers: F.auth(token))
-                    let items = try JSONBody(list)["items"] as? [[String: Any]]
-                    return items?.first { $0["id"] as? String == id }?["enabled"] as? Bool == false
-                })
+                #expect(
+                    await eventually {
+                        let list = try await client.execute(uri: "/v1/webhooks", method: .get, headers: F.auth(token))
+                        let items = try JSONBody(list)["items"] as? [[String: Any]]
+                        return items?.first { $0["id"] as? String == id }?["enabled"] as? Bool == false
+                    })
                 let list = try await client.execute(uri: "/v1/webhooks", method: .get, headers: F.auth(token))
                 let endpoint = try #require((try JSONBody(list)["items"] as? [[String: Any]])?.first)
                 #expect((endpoint["disabledReason"] as? String)?.contains("410") == true)
@@ -127,9 +130,10 @@ struct WebhookTests {
                 let token = try await F.token(nip: F.head, roles: ["dashboard"])
                 _ = try await Self.subscribe(client, url: base + "/down", token: token)
                 try await F.deliver([try F.awarded()], to: stack.pool)
-                #expect(await eventually {
-                    try await F.count(stack.pool, "SELECT count(*) FROM webhook_endpoints WHERE NOT enabled") == 1
-                })
+                #expect(
+                    await eventually {
+                        try await F.count(stack.pool, "SELECT count(*) FROM webhook_endpoints WHERE NOT enabled") == 1
+                    })
                 let reason = try await stack.pool.withConnection { connection in
                     try await connection.query("SELECT disabled_reason FROM webhook_endpoints").first?.decode(
                         "disabled_reason", as: String.self)
@@ -171,18 +175,22 @@ struct WebhookTests {
                     uri: "/v1/webhooks", method: .post, headers: F.auth(token),
                     body: ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: object)))
             }
-            let asn = try await post(["url": "https://example.org/h", "eventTypes": ["points.awarded"]], token: try await F.token())
+            let asn = try await post(
+                ["url": "https://example.org/h", "eventTypes": ["points.awarded"]], token: try await F.token())
             #expect(asn.status == .forbidden)
             #expect(asn.headers[.contentType] == "application/problem+json")
             let none = try await client.execute(uri: "/v1/webhooks", method: .get)
             #expect(none.status == .unauthorized)
-            for url in ["http://127.0.0.1:8080/h", "http://169.254.169.254/latest/meta-data", "http://[::1]/h",
-                        "http://10.1.2.3/h", "ftp://example.org/h", "http://localhost/h"] {
+            for url in [
+                "http://127.0.0.1:8080/h", "http://169.254.169.254/latest/meta-data", "http://[::1]/h",
+                "http://10.1.2.3/h", "ftp://example.org/h", "http://localhost/h",
+            ] {
                 let refused = try await post(["url": url, "eventTypes": ["points.awarded"]], token: dashboard)
                 #expect(refused.status == .unprocessableContent, "\(url)")
             }
             // Confidential events never leave for webhooks.
-            let secret = try await post(["url": "http://127.0.0.1/h", "eventTypes": ["penalty.applied"]], token: dashboard)
+            let secret = try await post(
+                ["url": "http://127.0.0.1/h", "eventTypes": ["penalty.applied"]], token: dashboard)
             #expect(secret.status == .unprocessableContent)
         }
         // Link-local / metadata stays refused even where an operator allows private targets.
@@ -203,7 +211,8 @@ struct WebhookTests {
             let (id, _) = try await Self.subscribe(client, url: "http://127.0.0.1:9/h", token: mine)
             let other = try await client.execute(uri: "/v1/webhooks", method: .get, headers: F.auth(theirs))
             #expect((try JSONBody(other)["items"] as? [Any])?.isEmpty == true)
-            let forbidden = try await client.execute(uri: "/v1/webhooks/\(id)", method: .delete, headers: F.auth(theirs))
+            let forbidden = try await client.execute(
+                uri: "/v1/webhooks/\(id)", method: .delete, headers: F.auth(theirs))
             #expect(forbidden.status == .notFound)
             let deleted = try await client.execute(uri: "/v1/webhooks/\(id)", method: .delete, headers: F.auth(mine))
             #expect(deleted.status == .noContent)
