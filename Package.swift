@@ -132,7 +132,8 @@ let package = Package(
         .executableTarget(
             name: "CLI",
             dependencies: [
-                "Contracts", "ServiceSupport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "Contracts", "ServiceSupport", "AMQP",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "JWTKit", package: "jwt-kit"),
             ],
             path: "Services/CLI",

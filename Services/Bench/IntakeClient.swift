@@ -38,7 +38,10 @@ struct IntakeClient: Sendable {
         form.add(
             name: "submission", contentType: "application/json",
             data: Array(try JSONSerialization.data(withJSONObject: fields)))
-        form.add(name: "evidence", filename: "foto.png", contentType: "image/png", data: photo)
+        let isJPEG = photo.starts(with: [0xFF, 0xD8])
+        form.add(
+            name: "evidence", filename: isJPEG ? "foto.jpg" : "foto.png", contentType: isJPEG ? "image/jpeg" : "image/png",
+            data: photo)
         var request = URLRequest(url: baseURL.appendingPathComponent("v1/submissions"))
         request.httpMethod = "POST"
         request.timeoutInterval = 60

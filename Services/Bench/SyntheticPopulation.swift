@@ -59,7 +59,7 @@ struct SyntheticPopulation: Sendable {
     /// The agencies.
     let opds: [OPD]
     /// The people, in a fixed order.
-    let people: [Person]
+    var people: [Person]
 
     /// `count` ASN (default 20,000), the same for the same `seed`, every NIP distinct and valid (`NIP.isValid`).
     init(count: Int = 20_000, seed: UInt64 = 20_261_130, opds: [OPD] = Self.semarangOPDs) {

@@ -1,3 +1,4 @@
+import CRabbitMQ
 import Foundation
 
 /// One-off broker administration over a short-lived connection: declare or delete topology, count messages.
@@ -64,6 +65,51 @@ package struct AMQPAdmin: Sendable {
     /// Number of consumers subscribed to `queue`.
     package func consumerCount(queue: String) async throws -> Int {
         try await run { session throws(MessagingError) in try session.inspectQueue(queue).consumers }
+    }
+
+    /// Up to `limit` messages from the head of `queue`, left where they are (fetched unacknowledged; closing the
+    /// connection returns them to the queue).
+    package func peek(queue: String, limit: Int) async throws -> [Delivery] {
+        try await run { session throws(MessagingError) in
+            var messages: [Delivery] = []
+            while messages.count < limit, let message = try session.get(queue: queue) {
+                messages.append(
+                    Delivery(
+                        deliveryTag: message.deliveryTag, exchange: message.exchange, routingKey: message.routingKey,
+                        body: message.body, properties: message.properties, redelivered: false, deliveryCount: 0))
+            }
+            return messages
+        }
+    }
+
+    /// Moves up to `limit` messages from the head of `source` to the queue `destination`, one at a time: each is
+    /// published to it through the default exchange with its body and properties (its CloudEvents identity),
+    /// minus the broker's `x-` headers, and removed from `source` only after the broker confirmed the copy.
+    /// A crash in between leaves a copy in both queues, which the consumer's inbox deduplicates by event id.
+    ///
+    /// - Returns: how many messages moved.
+    package func move(from source: String, to destination: String, limit: Int) async throws -> Int {
+        try await run { session throws(MessagingError) in
+            try session.confirmSelect()
+            var moved = 0
+            while moved < limit, let message = try session.get(queue: source) {
+                var properties = message.properties
+                properties.headers = properties.headers.filter { !$0.key.hasPrefix("x-") }
+                properties.persistent = true
+                let copy = OutgoingMessage(
+                    exchange: "", routingKey: destination, body: message.body, properties: properties, mandatory: true)
+                let outcome = try session.publishConfirmed(copy, timeout: .seconds(10))
+                guard outcome == .confirmed else {
+                    throw MessagingError(.protocolError, "replay to \(destination) not confirmed: \(outcome)")
+                }
+                let status = session.settle(tag: message.deliveryTag, .ack)
+                guard status == AMQP_STATUS_OK.rawValue else {
+                    throw MessagingError(.connectionLost, AMQPSession.statusText(status))
+                }
+                moved += 1
+            }
+            return moved
+        }
     }
 
     private func run<Result: Sendable>(

@@ -82,6 +82,8 @@ package struct ServiceApp {
         router.add(middleware: HTTPMetricsMiddleware(registry: metricsRegistry))
         router.add(middleware: SecurityHeadersMiddleware())
         router.add(middleware: ProblemMiddleware())
+        let routeTable = RouteTable()
+        router.add(middleware: MethodNotAllowedMiddleware(table: routeTable))
         router.add(
             middleware: AuthMiddleware(
                 authenticator: authenticator,
@@ -116,6 +118,7 @@ package struct ServiceApp {
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: document)))
         }
         router.addRoutes(routes)
+        routeTable.fill(router.routes.map { (path: $0.path.description, method: $0.method) })
         return router
     }
 

@@ -46,6 +46,32 @@ struct ProblemTests {
         #expect(logged.allSatisfy { !$0.contains("hunter2") })  // even the log masks the URL password
     }
 
+    @Test("a method the path does not offer is 405 problem+json with Allow, captures and all")
+    func methodNotAllowed() async throws {
+        let app = try await Fixture.app()
+        let token = try await Fixture.token()
+        try await app.test(.router) { client in
+            try await client.execute(
+                uri: "/v1/asn/\(Fixture.nip)/points", method: .delete, headers: Fixture.bearer(token)
+            ) { response in
+                #expect(response.status == .methodNotAllowed)
+                #expect(response.headers[.allow] == "GET, HEAD")
+                let problem = try response.problem()
+                #expect(problem.status == 405)
+            }
+            try await client.execute(uri: "/v1/submissions", method: .put, headers: Fixture.bearer(token)) { response in
+                #expect(response.status == .methodNotAllowed)
+                #expect(response.headers[.allow] == "POST")
+            }
+            // A path no route matches stays 404, whatever the method.
+            try await client.execute(
+                uri: "/v1/asn/\(Fixture.nip)/nothing", method: .delete, headers: Fixture.bearer(token)
+            ) { response in
+                #expect(response.status == .notFound)
+            }
+        }
+    }
+
     @Test("unknown paths are 404 problem+json")
     func notFound() async throws {
         let app = try await Fixture.app()
