@@ -201,6 +201,12 @@ struct StreamRoutes: Sendable {
     func add(to routes: RouteCollection<AuthenticatedRequestContext>) {
         routes.get("/v1/stream") { request, context in
             try context.require(roles: [Roles.dashboard], access: .read)
+            // Only an event-stream client gets the endless answer (browsers' EventSource always asks for it).
+            guard request.headers[values: .accept].contains(where: { $0.contains("text/event-stream") }) else {
+                throw ProblemDetails(
+                    status: .notAcceptable, title: "Hanya text/event-stream",
+                    detail: "Kirim Accept: text/event-stream. Send Accept: text/event-stream.", code: "NOT_ACCEPTABLE")
+            }
             let header = request.headers[HTTPField.Name("Last-Event-ID")!]
             let resumeText = header ?? request.uri.queryParameters.get("lastEventId")
             var resumeAfter: Int64?
