@@ -14,6 +14,8 @@ struct BenchMain {
             try await runMessagingBench(arguments: rest)
         case "e2e":
             try await runEndToEndBench(arguments: rest)
+        case "notification":
+            try await runNotificationBench(arguments: rest)
         case "photos":
             try writeSamplePhotos(arguments: rest)
         case "demo":
