@@ -1,5 +1,6 @@
 import Foundation
 import NIOPosix
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -31,7 +32,7 @@ struct WebhookTargetPolicy: Sendable {
         if name == "metadata.google.internal" || name.hasSuffix(".internal") && !allowPrivate {
             throw Refusal(reason: "Alamat internal tidak diizinkan. Internal host names are not allowed.")
         }
-        let addresses = try await Self.resolve(name)
+        let addresses = try await Self.resolve(name, timeout: .seconds(3))
         guard !addresses.isEmpty else {
             throw Refusal(reason: "Nama host tidak dapat di-resolve. The host name does not resolve.")
         }
@@ -84,6 +85,20 @@ struct WebhookTargetPolicy: Sendable {
         }
     }
 
+    /// Every address `host` resolves to, or none when the lookup takes longer than `timeout` (a slow resolver
+    /// must not hold a request: an unresolvable name is refused like any other).
+    static func resolve(_ host: String, timeout: Duration) async throws -> [String] {
+        // Unstructured on purpose: a blocked getaddrinfo cannot be cancelled, and the answer must not wait for it.
+        await withCheckedContinuation { (continuation: CheckedContinuation<[String], Never>) in
+            let once = ResumeOnce(continuation)
+            Task { once.resume((try? await resolve(host)) ?? []) }
+            Task {
+                try? await Task.sleep(for: timeout)
+                once.resume([])
+            }
+        }
+    }
+
     /// Every address `host` resolves to (getaddrinfo, on NIO's thread pool: it blocks).
     static func resolve(_ host: String) async throws -> [String] {
         try await NIOThreadPool.singleton.runIfActive {
@@ -105,6 +120,20 @@ struct WebhookTargetPolicy: Sendable {
                 cursor = info.pointee.ai_next
             }
             return addresses
+        }
+    }
+}
+
+/// Resumes a continuation with the first answer only.
+private final class ResumeOnce: Sendable {
+    private let continuation: Mutex<CheckedContinuation<[String], Never>?>
+
+    init(_ continuation: CheckedContinuation<[String], Never>) { self.continuation = Mutex(continuation) }
+
+    func resume(_ value: [String]) {
+        continuation.withLock { stored in
+            stored?.resume(returning: value)
+            stored = nil
         }
     }
 }
