@@ -137,7 +137,7 @@ struct StreamTests {
 
     @Test("a slow client is dropped without delaying the others, and resumes without loss")
     func slowClientDropped() async throws {
-        let settings = F.settings { $0.streamClientBuffer = 256 }
+        let settings = F.settings { $0.streamClientBuffer = 512 }
         try await F.withStack(settings: settings, parts: [.pump], testing: .live) { client, stack in
             let port = try #require(client.port)
             let token = try await F.token(nip: F.head, roles: ["dashboard"])
@@ -150,7 +150,7 @@ struct StreamTests {
             let slowResponse = try await http.execute(Self.request(port: port, token: token), timeout: .seconds(120))
             #expect(await eventually { stack.hub.clientCount == 2 && stack.pump.publishedSeq != nil })
 
-            // 4,000 events of ~2 KB (8 MB: far more than the slow client's socket buffers and its 256-event
+            // 4,000 events of ~2 KB (8 MB: far more than the slow client's socket buffers and its 512-event
             // buffer), arriving in 80 commits of 50 as a busy day would bring them.
             let padding = String(repeating: "x", count: 2000)
             let count = 4000
@@ -165,7 +165,7 @@ struct StreamTests {
                         """)
                     try await connection.query("SELECT pg_notify('notification_stream', '')")
                 }
-                try await Task.sleep(for: .milliseconds(25))
+                try await Task.sleep(for: .milliseconds(40))
             }
             #expect(await eventually(timeout: .seconds(120)) { fast.ids.count == count })
             let fastTook = ContinuousClock.now - started
