@@ -9,10 +9,11 @@ import Synchronization
 
 /// Works off the durable webhook delivery queue (`webhook_deliveries`).
 ///
-/// Each round claims due deliveries with `FOR UPDATE SKIP LOCKED` (so several instances share the work without
-/// sending one delivery twice at a time), posts them concurrently, signed per Standard Webhooks, with a timeout of
-/// at most 15 s and without following redirects, then settles the round in one transaction: the attempt log, the
-/// deliveries' next state, and the endpoints' health. A 2xx is delivered; 410 Gone disables the endpoint; any other
+/// It keeps up to `webhookConcurrency` sends in flight (at most half of them for one endpoint, so a slow or dead
+/// endpoint never holds up the others): due deliveries are claimed with `FOR UPDATE SKIP LOCKED` (so several
+/// instances share the work without sending one delivery twice at a time), posted signed per Standard Webhooks,
+/// with a timeout of at most 15 s and without following redirects, and what finished is settled in one
+/// transaction: the attempt log, the deliveries' next state, and the endpoints' health. A 2xx is delivered; 410 Gone disables the endpoint; any other
 /// answer or error is retried on the schedule (≈ 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, ±10 % jitter), after which the
 /// delivery has failed; an endpoint failing without a single success for 5 days is disabled. A delivery whose
 /// claim lease ran out (the process died while sending) is retried with the same `webhook-id`, which receivers use
@@ -23,7 +24,6 @@ final class WebhookDispatcher: Service, Sendable {
     private let settings: NotificationSettings
     private let policy: WebhookTargetPolicy
     private let logger: Logger
-    private let woken = Mutex(false)
     static let batchSize = 200
 
     init(
@@ -44,45 +44,108 @@ final class WebhookDispatcher: Service, Sendable {
         configuration.connectionPool = .init(
             idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: settings.webhookConcurrency)
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        // One wake-up signal for everything the dispatcher waits on: a finished send, a NOTIFY, the poll ticker.
+        let (signals, signal) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         await withTaskGroup(of: Void.self) { group in
             group.addTask { try? await self.listener.run() }
             group.addTask {
-                for await _ in self.listener.notifications { self.woken.withLock { $0 = true } }
+                for await _ in self.listener.notifications { signal.yield() }
             }
-            await self.loop(client: client)
+            group.addTask {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: self.settings.pollInterval)
+                    signal.yield()
+                }
+            }
+            await self.pump(client: client, signals: signals, signal: signal)
             group.cancelAll()
         }
         try? await client.shutdown()
     }
 
-    private func loop(client: HTTPClient) async {
-        var lastRecovery = ContinuousClock.now - .seconds(60)
-        while !Task.isCancelled, !Task.isShuttingDownGracefully {
-            var worked = false
-            do {
-                if ContinuousClock.now - lastRecovery > .seconds(10) {
-                    try await recoverExpiredLeases()
-                    lastRecovery = .now
-                }
-                worked = try await round(client: client) > 0
-            } catch {
-                logger.error("webhook round failed", metadata: ["error": "\(error)"])
-                try? await Task.sleep(for: .seconds(1))
-            }
-            if !worked { await idle() }
-        }
+    /// Outcomes of finished sends, waiting to be settled.
+    private final class Finished: Sendable {
+        let outcomes = Mutex<[Outcome]>([])
     }
 
-    /// Sleeps until woken by a NOTIFY or `pollInterval` passed.
-    private func idle() async {
-        let deadline = ContinuousClock.now + settings.pollInterval
-        while ContinuousClock.now < deadline, !Task.isCancelled, !Task.isShuttingDownGracefully {
-            if woken.withLock({ flag in
-                defer { flag = false }; return flag
-            }) {
-                return
+    /// Keeps up to `webhookConcurrency` sends in flight: claims more whenever there is room, settles what finished
+    /// in set-based batches, and never waits for one slow or dead endpoint before sending to the others.
+    private func pump(client: HTTPClient, signals: AsyncStream<Void>, signal: AsyncStream<Void>.Continuation) async {
+        let finished = Finished()
+        let limit = max(1, settings.webhookConcurrency)
+        await withTaskGroup(of: Void.self) { sends in
+            var inFlight = 0
+            // Sends in flight per endpoint, capped so that one slow or dead endpoint never takes every slot.
+            var perEndpoint: [UUID: Int] = [:]
+            let endpointCap = max(1, limit / 2)
+            var iterator = signals.makeAsyncIterator()
+            var lastRecovery = ContinuousClock.now - .seconds(60)
+            func settleFinished() async {
+                let done = finished.outcomes.withLock { list -> [Outcome] in
+                    defer { list = [] }
+                    return list
+                }
+                guard !done.isEmpty else { return }
+                inFlight -= done.count
+                for outcome in done {
+                    let left = perEndpoint[outcome.claimed.endpointId, default: 1] - 1
+                    perEndpoint[outcome.claimed.endpointId] = left > 0 ? left : nil
+                }
+                do { try await settle(done) } catch {
+                    logger.error("webhook settle failed", metadata: ["error": "\(error)"])
+                }
             }
-            try? await Task.sleep(for: .milliseconds(20))
+            while !Task.isCancelled, !Task.isShuttingDownGracefully {
+                await settleFinished()
+                do {
+                    if ContinuousClock.now - lastRecovery > .seconds(10) {
+                        try await recoverExpiredLeases()
+                        lastRecovery = .now
+                    }
+                    let room = min(Self.batchSize, limit - inFlight)
+                    if room > 0 {
+                        let saturated = perEndpoint.filter { $0.value >= endpointCap }.map(\.key)
+                        var claimed: [Claimed] = []
+                        var excess: [UUID] = []
+                        for item in try await claim(limit: room, skipping: saturated) {
+                            if perEndpoint[item.endpointId, default: 0] >= endpointCap {
+                                excess.append(item.id)
+                            } else {
+                                perEndpoint[item.endpointId, default: 0] += 1
+                                claimed.append(item)
+                            }
+                        }
+                        if !excess.isEmpty { try await release(excess) }
+                        var refused: [String: String] = [:]
+                        for url in Set(claimed.map(\.url)) {
+                            do { _ = try await policy.check(url) } catch { refused[url] = "\(error)" }
+                        }
+                        for item in claimed {
+                            inFlight += 1
+                            let refusal = refused[item.url]
+                            sends.addTask {
+                                let outcome =
+                                    if let refusal {
+                                        Outcome(claimed: item, statusCode: nil, error: refusal, duration: .zero)
+                                    } else {
+                                        await self.send(item, client: client)
+                                    }
+                                finished.outcomes.withLock { $0.append(outcome) }
+                                signal.yield()
+                            }
+                        }
+                        // A full claim means more may be due: look again at once.
+                        if claimed.count + excess.count == room, inFlight < limit { continue }
+                    }
+                } catch {
+                    logger.error("webhook claim failed", metadata: ["error": "\(error)"])
+                    try? await Task.sleep(for: .seconds(1))
+                }
+                _ = await iterator.next()
+            }
+            // Shutting down: let the sends in flight finish and record them.
+            await sends.waitForAll()
+            await settleFinished()
         }
     }
 
@@ -106,46 +169,18 @@ final class WebhookDispatcher: Service, Sendable {
         var gone: Bool { statusCode == 410 }
     }
 
-    /// Claims, sends and settles one round; returns how many deliveries it handled.
-    func round(client: HTTPClient) async throws -> Int {
-        let claimed = try await claim()
-        guard !claimed.isEmpty else { return 0 }
-        // The target is checked again before sending (its name may now resolve elsewhere).
-        var refused: [UUID: String] = [:]
-        for url in Set(claimed.map(\.url)) {
-            do { _ = try await policy.check(url) } catch {
-                refused[claimed.first { $0.url == url }!.endpointId] = "\(error)"
-            }
+    /// Puts claimed deliveries back untouched (their endpoint had enough in flight).
+    private func release(_ ids: [UUID]) async throws {
+        try await pool.withConnection { connection in
+            try await connection.query(
+                """
+                UPDATE webhook_deliveries SET status = 'pending', attempts = attempts - 1, lease_until = NULL
+                WHERE id = ANY (\(ids)::uuid[]) AND status = 'sending'
+                """)
         }
-        let limit = settings.webhookConcurrency
-        let outcomes = await withTaskGroup(of: Outcome.self, returning: [Outcome].self) { group in
-            var results: [Outcome] = []
-            var next = 0
-            func start(_ item: Claimed) {
-                if let reason = refused[item.endpointId] {
-                    group.addTask { Outcome(claimed: item, statusCode: nil, error: reason, duration: .zero) }
-                } else {
-                    group.addTask { await self.send(item, client: client) }
-                }
-            }
-            while next < min(limit, claimed.count) {
-                start(claimed[next])
-                next += 1
-            }
-            for await outcome in group {
-                results.append(outcome)
-                if next < claimed.count {
-                    start(claimed[next])
-                    next += 1
-                }
-            }
-            return results
-        }
-        try await settle(outcomes)
-        return claimed.count
     }
 
-    private func claim() async throws -> [Claimed] {
+    private func claim(limit: Int, skipping saturated: [UUID]) async throws -> [Claimed] {
         try await pool.withTransaction { connection in
             // Deliveries whose endpoint was disabled or deleted meanwhile are cancelled, not sent.
             try await connection.query(
@@ -159,7 +194,8 @@ final class WebhookDispatcher: Service, Sendable {
                 WITH due AS (
                     SELECT id FROM webhook_deliveries
                     WHERE status = 'pending' AND next_attempt_at <= now()
-                    ORDER BY next_attempt_at LIMIT \(Self.batchSize)
+                      AND NOT (endpoint_id = ANY (\(saturated)::uuid[]))
+                    ORDER BY next_attempt_at LIMIT \(limit)
                     FOR UPDATE SKIP LOCKED
                 )
                 UPDATE webhook_deliveries d
