@@ -17,9 +17,19 @@ let nio: [Target.Dependency] = ["NIOCore", "NIOPosix", "NIOConcurrencyHelpers"].
     .product(name: $0, package: "swift-nio")
 }
 
+/// Notification's own dependencies: Mustache templates, an HTTP client for the gateway and webhooks, HMAC signing.
+let notificationExtras: [Target.Dependency] =
+    [
+        .product(name: "Mustache", package: "swift-mustache"),
+        .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        crypto, .product(name: "NIOHTTP1", package: "swift-nio"),
+    ] + nio
+
 /// Declares one service executable under `Services/<directory>`: every service stands on the shared modules.
 /// Its resources: `Migrations/` (ordered `.sql` files), `openapi.yaml`, and `Public/` (web pages) where it has one.
-func service(_ name: String, extra: [Target.Dependency] = [], pages: Bool = false) -> Target {
+func service(
+    _ name: String, extra: [Target.Dependency] = [], pages: Bool = false, resources: [Resource] = []
+) -> Target {
     .executableTarget(
         name: name,
         dependencies: [
@@ -27,7 +37,7 @@ func service(_ name: String, extra: [Target.Dependency] = [], pages: Bool = fals
         ]
             + extra,
         path: "Services/\(name)",
-        resources: [.copy("Migrations"), .copy("openapi.yaml")] + (pages ? [.copy("Public")] : []),
+        resources: [.copy("Migrations"), .copy("openapi.yaml")] + (pages ? [.copy("Public")] : []) + resources,
         swiftSettings: swiftSettings
     )
 }
@@ -69,6 +79,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         // Already in the graph through Hummingbird; named for NIOThreadPool (intake's file I/O) and the bench's client.
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        // Notification: templates as files and the WhatsApp/SMS gateway and webhook HTTP client.
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         // C libraries from Debian packages.
@@ -128,7 +141,7 @@ let package = Package(
         service("Intake", extra: [crypto, "Photo"] + nio, pages: true),
         service("Verification", pages: true),
         service("Scoring", extra: [.product(name: "Yams", package: "Yams")]),
-        service("Notification"),
+        service("Notification", extra: notificationExtras, pages: true, resources: [.copy("Templates")]),
         .executableTarget(
             name: "CLI",
             dependencies: [
@@ -175,7 +188,7 @@ let package = Package(
         serviceTests("Intake", extra: ["Photo"] + nio),
         serviceTests("Verification", extra: [crypto]),
         serviceTests("Scoring"),
-        serviceTests("Notification"),
+        serviceTests("Notification", extra: notificationExtras),
         // deploy/: the RabbitMQ definitions against the topology the four services declare.
         .testTarget(
             name: "DeployTests",

@@ -16,6 +16,8 @@ struct BenchMain {
             try await runEndToEndBench(arguments: rest)
         case "intake":
             try await runIntakeBench(arguments: rest)
+        case "notification":
+            try await runNotificationBench(arguments: rest)
         case "photos":
             try writeSamplePhotos(arguments: rest)
         case "demo":

@@ -1,0 +1,150 @@
+import AMQP
+import Contracts
+import Database
+import Eventing
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import ServiceSupport
+import Synchronization
+import TestSupport
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+
+/// `asnreward-bench notification [--count N]`: events/s through the running notification service's consumer to
+/// the in-app inbox plus one webhook endpoint.
+///
+/// Needs the notification service running against `.run/env`'s stack (`NOTIFICATION_URL`,
+/// `DATABASE_URL_NOTIFICATION`) with `WEBHOOK_ALLOW_PRIVATE_TARGETS=true` (the receiver runs here on loopback).
+/// Starts a webhook receiver (answers 204), subscribes it to `points.awarded` with an operator token, publishes
+/// `--count` `points.awarded` events to `asnreward.events` with publisher confirms, and measures until every event
+/// is in the inbox (`notifications`) and every delivery reached the receiver.
+package func runNotificationBench(arguments: [String]) async throws {
+    var count = 20_000
+    var iterator = arguments.makeIterator()
+    while let argument = iterator.next() {
+        switch argument {
+        case "--count": count = iterator.next().flatMap(Int.init) ?? count
+        default:
+            print("usage: asnreward-bench notification [--count N]")
+            return
+        }
+    }
+    var logger = Logger(label: "bench.notification")
+    logger.logLevel = .warning
+    let received = RequestCounter()
+    let group = MultiThreadedEventLoopGroup.singleton
+    let server = try await ServerBootstrap(group: group)
+        .serverChannelOption(.backlog, value: 512)
+        .childChannelInitializer { channel in
+            channel.pipeline.configureHTTPServerPipeline().flatMap {
+                channel.pipeline.addHandler(NoContentHandler(received: received))
+            }
+        }
+        .bind(host: "127.0.0.1", port: 0).get()
+    let port = server.localAddress?.port ?? 0
+    defer { server.close(promise: nil) }
+
+    let base = try DevEnvironment.value("NOTIFICATION_URL")
+    let token = try await TokenIssuer(hs256Secret: try DevEnvironment.value("JWT_HS256_SECRET")).token(
+        nip: "198503152010011001", name: "Bench", opd: "KOMINFO", roles: ["operator"])
+    var request = URLRequest(url: URL(string: base + "/v1/webhooks")!)
+    request.httpMethod = "POST"
+    request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+    request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+    request.httpBody = Data(
+        #"{"url":"http://127.0.0.1:\#(port)/hook","eventTypes":["points.awarded"],"description":"bench"}"#.utf8)
+    let (body, response) = try await URLSession.shared.data(for: request)
+    guard (response as? HTTPURLResponse)?.statusCode == 201,
+        let webhookId = (try? JSONSerialization.jsonObject(with: body) as? [String: Any])?["id"] as? String
+    else {
+        print("could not subscribe the receiver: \(String(decoding: body, as: UTF8.self))")
+        print("(start notification with WEBHOOK_ALLOW_PRIVATE_TARGETS=true)")
+        return
+    }
+
+    let pool = DatabasePool(
+        configuration: DatabaseConfiguration(url: try DevEnvironment.value("DATABASE_URL_NOTIFICATION"), poolSize: 1),
+        logger: logger)
+    var configuration = try AMQPConfiguration(
+        url: try DevEnvironment.value("AMQP_URL_ADMIN"), connectionName: "bench-notification")
+    configuration.publishWindow = 2_000
+    let publisher = Publisher(configuration: configuration, topology: nil, logger: logger)
+    try await withThrowingTaskGroup(of: Void.self) { tasks in
+        tasks.addTask { try await pool.run() }
+        tasks.addTask { try await publisher.run() }
+        defer { tasks.cancelAll() }
+        let before = try await pool.withConnection { connection in
+            try await connection.query("SELECT count(*) AS n FROM notifications").first?.decode("n", as: Int.self) ?? 0
+        }
+        let events = try (0..<count).map { index in
+            try CloudEvent(
+                PointsAwarded(
+                    entryId: UUID(), submissionId: UUID(),
+                    nip: String(format: "1985031520100%05d", index % 50_000), opd: "DLH", program: "peduli-sampah",
+                    activity: "pilah_sampah", points: 10, ruleVersion: "peduli-sampah@1", period: "2026-Q1",
+                    awardedAt: Date(), totalInPeriod: 10 * (index + 1)), from: .scoring)
+        }
+        let started = ContinuousClock.now
+        for chunk in stride(from: 0, to: count, by: 1_000) {
+            let slice = events[chunk..<min(count, chunk + 1_000)]
+            _ = try await publisher.publish(slice.map { OutgoingMessage(event: $0, exchange: EventCatalog.exchange) })
+        }
+        let published = ContinuousClock.now - started
+        var inboxDone: Duration?
+        var webhookDone: Duration?
+        while inboxDone == nil || webhookDone == nil {
+            if ContinuousClock.now - started > .seconds(600) { break }
+            try await Task.sleep(for: .milliseconds(100))
+            if inboxDone == nil {
+                let stored = try await pool.withConnection { connection in
+                    try await connection.query("SELECT count(*) AS n FROM notifications").first?.decode(
+                        "n", as: Int.self) ?? 0
+                }
+                if stored - before >= count { inboxDone = ContinuousClock.now - started }
+            }
+            if webhookDone == nil, received.value.withLock({ $0 }) >= count {
+                webhookDone = ContinuousClock.now - started
+            }
+        }
+        func rate(_ duration: Duration?) -> String {
+            guard let duration else { return "not finished within 600 s" }
+            let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+            return String(format: "%.2f s, %.0f events/s", seconds, Double(count) / seconds)
+        }
+        print("notification bench: \(count) points.awarded events (webhook \(webhookId))")
+        print("  published with confirms: \(rate(published))")
+        print("  all in the in-app inbox: \(rate(inboxDone))")
+        print("  all delivered to the webhook receiver: \(rate(webhookDone))")
+        publisher.shutdown()
+    }
+}
+
+/// Answers every request with 204 and counts them.
+private final class NoContentHandler: ChannelInboundHandler, Sendable {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+    let received: RequestCounter
+
+    init(received: RequestCounter) { self.received = received }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard case .end = unwrapInboundIn(data) else { return }
+        received.value.withLock { $0 += 1 }
+        var headers = HTTPHeaders()
+        headers.add(name: "content-length", value: "0")
+        context.write(
+            wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .noContent, headers: headers))),
+            promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+    }
+}
+
+/// Requests the receiver answered.
+private final class RequestCounter: Sendable {
+    let value = Mutex(0)
+}

@@ -1,0 +1,353 @@
+import AsyncHTTPClient
+import Database
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import ServiceLifecycle
+import Synchronization
+
+/// Works off the durable webhook delivery queue (`webhook_deliveries`).
+///
+/// It keeps up to `webhookConcurrency` sends in flight (at most half of them for one endpoint, so a slow or dead
+/// endpoint never holds up the others): due deliveries are claimed with `FOR UPDATE SKIP LOCKED` (so several
+/// instances share the work without sending one delivery twice at a time), posted signed per Standard Webhooks,
+/// with a timeout of at most 15 s and without following redirects, and what finished is settled in one
+/// transaction: the attempt log, the deliveries' next state, and the endpoints' health. A 2xx is delivered; 410 Gone disables the endpoint; any other
+/// answer or error is retried on the schedule (≈ 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, ±10 % jitter), after which the
+/// delivery has failed; an endpoint failing without a single success for 5 days is disabled. A delivery whose
+/// claim lease ran out (the process died while sending) is retried with the same `webhook-id`, which receivers use
+/// to ignore a repeat.
+final class WebhookDispatcher: Service, Sendable {
+    private let pool: DatabasePool
+    private let listener: DatabaseListener
+    private let settings: NotificationSettings
+    private let policy: WebhookTargetPolicy
+    private let logger: Logger
+    static let batchSize = 200
+
+    init(
+        pool: DatabasePool, listenerConfiguration: DatabaseConfiguration, settings: NotificationSettings, logger: Logger
+    ) {
+        self.pool = pool
+        self.listener = DatabaseListener(
+            configuration: listenerConfiguration, channel: NotificationConsumer.webhookChannel, logger: logger)
+        self.settings = settings
+        self.policy = WebhookTargetPolicy(allowPrivate: settings.allowPrivateTargets)
+        self.logger = logger
+    }
+
+    func run() async throws {
+        var configuration = HTTPClient.Configuration(
+            redirectConfiguration: .disallow,
+            timeout: .init(connect: .seconds(5), read: Self.timeAmount(settings.webhookTimeout)))
+        configuration.connectionPool = .init(
+            idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: settings.webhookConcurrency)
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        // One wake-up signal for everything the dispatcher waits on: a finished send, a NOTIFY, the poll ticker.
+        let (signals, signal) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { try? await self.listener.run() }
+            group.addTask {
+                for await _ in self.listener.notifications { signal.yield() }
+            }
+            group.addTask {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: self.settings.pollInterval)
+                    signal.yield()
+                }
+            }
+            await self.pump(client: client, signals: signals, signal: signal)
+            group.cancelAll()
+        }
+        try? await client.shutdown()
+    }
+
+    /// Outcomes of finished sends, waiting to be settled.
+    private final class Finished: Sendable {
+        let outcomes = Mutex<[Outcome]>([])
+    }
+
+    /// Keeps up to `webhookConcurrency` sends in flight: claims more whenever there is room, settles what finished
+    /// in set-based batches, and never waits for one slow or dead endpoint before sending to the others.
+    private func pump(client: HTTPClient, signals: AsyncStream<Void>, signal: AsyncStream<Void>.Continuation) async {
+        let finished = Finished()
+        let limit = max(1, settings.webhookConcurrency)
+        await withTaskGroup(of: Void.self) { sends in
+            var inFlight = 0
+            // Sends in flight per endpoint, capped so that one slow or dead endpoint never takes every slot.
+            var perEndpoint: [UUID: Int] = [:]
+            let endpointCap = max(1, limit / 2)
+            var iterator = signals.makeAsyncIterator()
+            var lastRecovery = ContinuousClock.now - .seconds(60)
+            func settleFinished() async {
+                let done = finished.outcomes.withLock { list -> [Outcome] in
+                    defer { list = [] }
+                    return list
+                }
+                guard !done.isEmpty else { return }
+                inFlight -= done.count
+                for outcome in done {
+                    let left = perEndpoint[outcome.claimed.endpointId, default: 1] - 1
+                    perEndpoint[outcome.claimed.endpointId] = left > 0 ? left : nil
+                }
+                do { try await settle(done) } catch {
+                    logger.error("webhook settle failed", metadata: ["error": "\(error)"])
+                }
+            }
+            while !Task.isCancelled, !Task.isShuttingDownGracefully {
+                await settleFinished()
+                do {
+                    if ContinuousClock.now - lastRecovery > .seconds(10) {
+                        try await recoverExpiredLeases()
+                        lastRecovery = .now
+                    }
+                    let room = min(Self.batchSize, limit - inFlight)
+                    if room > 0 {
+                        let saturated = perEndpoint.filter { $0.value >= endpointCap }.map(\.key)
+                        var claimed: [Claimed] = []
+                        var excess: [UUID] = []
+                        for item in try await claim(limit: room, skipping: saturated) {
+                            if perEndpoint[item.endpointId, default: 0] >= endpointCap {
+                                excess.append(item.id)
+                            } else {
+                                perEndpoint[item.endpointId, default: 0] += 1
+                                claimed.append(item)
+                            }
+                        }
+                        if !excess.isEmpty { try await release(excess) }
+                        var refused: [String: String] = [:]
+                        for url in Set(claimed.map(\.url)) {
+                            do { _ = try await policy.check(url) } catch { refused[url] = "\(error)" }
+                        }
+                        for item in claimed {
+                            inFlight += 1
+                            let refusal = refused[item.url]
+                            sends.addTask {
+                                let outcome =
+                                    if let refusal {
+                                        Outcome(claimed: item, statusCode: nil, error: refusal, duration: .zero)
+                                    } else {
+                                        await self.send(item, client: client)
+                                    }
+                                finished.outcomes.withLock { $0.append(outcome) }
+                                signal.yield()
+                            }
+                        }
+                        // A full claim means more may be due: look again at once.
+                        if claimed.count + excess.count == room, inFlight < limit { continue }
+                    }
+                } catch {
+                    logger.error("webhook claim failed", metadata: ["error": "\(error)"])
+                    try? await Task.sleep(for: .seconds(1))
+                }
+                _ = await iterator.next()
+            }
+            // Shutting down: let the sends in flight finish and record them.
+            await sends.waitForAll()
+            await settleFinished()
+        }
+    }
+
+    /// Claimed work.
+    struct Claimed: Sendable {
+        var id: UUID
+        var endpointId: UUID
+        var body: String
+        var attempt: Int
+        var url: String
+        var secrets: [String]
+    }
+
+    /// One attempt's outcome.
+    struct Outcome: Sendable {
+        var claimed: Claimed
+        var statusCode: Int?
+        var error: String?
+        var duration: Duration
+        var succeeded: Bool { statusCode.map { (200..<300).contains($0) } ?? false }
+        var gone: Bool { statusCode == 410 }
+    }
+
+    /// Puts claimed deliveries back untouched (their endpoint had enough in flight).
+    private func release(_ ids: [UUID]) async throws {
+        try await pool.withConnection { connection in
+            try await connection.query(
+                """
+                UPDATE webhook_deliveries SET status = 'pending', attempts = attempts - 1, lease_until = NULL
+                WHERE id = ANY (\(ids)::uuid[]) AND status = 'sending'
+                """)
+        }
+    }
+
+    private func claim(limit: Int, skipping saturated: [UUID]) async throws -> [Claimed] {
+        try await pool.withTransaction { connection in
+            // Deliveries whose endpoint was disabled or deleted meanwhile are cancelled, not sent.
+            try await connection.query(
+                """
+                UPDATE webhook_deliveries d SET status = 'cancelled', lease_until = NULL
+                FROM webhook_endpoints e
+                WHERE d.endpoint_id = e.id AND d.status = 'pending' AND (NOT e.enabled OR e.deleted_at IS NOT NULL)
+                """)
+            let rows = try await connection.query(
+                """
+                WITH due AS (
+                    SELECT id FROM webhook_deliveries
+                    WHERE status = 'pending' AND next_attempt_at <= now()
+                      AND NOT (endpoint_id = ANY (\(saturated)::uuid[]))
+                    ORDER BY next_attempt_at LIMIT \(limit)
+                    FOR UPDATE SKIP LOCKED
+                )
+                UPDATE webhook_deliveries d
+                SET status = 'sending', attempts = d.attempts + 1, lease_until = now() + interval '2 minutes'
+                FROM due, webhook_endpoints e
+                WHERE d.id = due.id AND e.id = d.endpoint_id
+                RETURNING d.id, d.endpoint_id, d.body, d.attempts, e.url,
+                    ARRAY(SELECT s.secret FROM webhook_secrets s
+                          WHERE s.endpoint_id = e.id AND (s.expires_at IS NULL OR s.expires_at > now())
+                          ORDER BY s.created_at DESC) AS secrets
+                """)
+            return try rows.map { row in
+                Claimed(
+                    id: try row.decode("id"), endpointId: try row.decode("endpoint_id"), body: try row.decode("body"),
+                    attempt: try row.decode("attempts"), url: try row.decode("url"),
+                    secrets: try row.decode("secrets"))
+            }
+        }
+    }
+
+    /// Posts one delivery.
+    private func send(_ item: Claimed, client: HTTPClient) async -> Outcome {
+        let started = ContinuousClock.now
+        let messageId = "msg_" + item.id.uuidString.lowercased()
+        let timestamp = Int(Date().timeIntervalSince1970)
+        let body = ByteBuffer(string: item.body)
+        var request = HTTPClientRequest(url: item.url)
+        request.method = .POST
+        request.headers.add(name: "content-type", value: "application/json")
+        request.headers.add(name: "user-agent", value: "asnreward-notification/1")
+        request.headers.add(name: "webhook-id", value: messageId)
+        request.headers.add(name: "webhook-timestamp", value: String(timestamp))
+        request.headers.add(
+            name: "webhook-signature",
+            value: StandardWebhooks.signatureHeader(
+                id: messageId, timestamp: timestamp, body: body.readableBytesView, secrets: item.secrets))
+        request.body = .bytes(body)
+        do {
+            let response = try await client.execute(request, timeout: Self.timeAmount(settings.webhookTimeout))
+            _ = try? await response.body.collect(upTo: 64 * 1024)
+            return Outcome(
+                claimed: item, statusCode: Int(response.status.code), error: nil,
+                duration: ContinuousClock.now - started)
+        } catch {
+            return Outcome(
+                claimed: item, statusCode: nil, error: String(describing: error).prefix(500).description,
+                duration: ContinuousClock.now - started)
+        }
+    }
+
+    /// Records the attempts and moves deliveries and endpoints on, in one transaction.
+    private func settle(_ outcomes: [Outcome]) async throws {
+        var states: [String] = []
+        var delays: [Int] = []
+        for outcome in outcomes {
+            if outcome.succeeded {
+                states.append("delivered")
+                delays.append(0)
+            } else if outcome.gone {
+                states.append("failed")
+                delays.append(0)
+            } else if outcome.claimed.attempt <= settings.webhookRetrySchedule.count {
+                states.append("pending")
+                let base = settings.webhookRetrySchedule[outcome.claimed.attempt - 1]
+                let milliseconds = Double(base.components.seconds) * 1000 + Double(base.components.attoseconds) / 1e15
+                delays.append(Int(milliseconds * Double.random(in: 0.9...1.1)))
+            } else {
+                states.append("failed")
+                delays.append(0)
+            }
+        }
+        let ids = outcomes.map(\.claimed.id)
+        let codes = outcomes.map { $0.statusCode ?? 0 }
+        let errors = outcomes.map { $0.error ?? "" }
+        let durations = outcomes.map {
+            Int($0.duration.components.seconds * 1000 + $0.duration.components.attoseconds / 1_000_000_000_000_000)
+        }
+        let succeeded = Array(Set(outcomes.filter(\.succeeded).map(\.claimed.endpointId)))
+        let gone = Array(Set(outcomes.filter(\.gone).map(\.claimed.endpointId)))
+        let failing = Array(Set(outcomes.filter { !$0.succeeded }.map(\.claimed.endpointId)).subtracting(succeeded))
+        let disableAfterSeconds =
+            Double(settings.webhookDisableAfter.components.seconds)
+            + Double(settings.webhookDisableAfter.components.attoseconds) / 1e18
+        try await pool.withTransaction { connection in
+            try await connection.query(
+                """
+                INSERT INTO webhook_attempts (delivery_id, endpoint_id, attempt, status_code, error, duration_ms)
+                SELECT u.id, d.endpoint_id, d.attempts, NULLIF(u.code, 0), NULLIF(u.error, ''), u.duration
+                FROM unnest(\(ids)::uuid[], \(codes)::int8[], \(errors)::text[], \(durations)::int8[])
+                     AS u(id, code, error, duration)
+                JOIN webhook_deliveries d ON d.id = u.id
+                """)
+            try await connection.query(
+                """
+                UPDATE webhook_deliveries d
+                SET status = u.state, lease_until = NULL, last_status = NULLIF(u.code, 0),
+                    last_error = NULLIF(u.error, ''),
+                    next_attempt_at = CASE WHEN u.state = 'pending' THEN now() + u.delay * interval '1 millisecond'
+                                           ELSE d.next_attempt_at END,
+                    delivered_at = CASE WHEN u.state = 'delivered' THEN now() END
+                FROM unnest(\(ids)::uuid[], \(states)::text[], \(delays)::int8[], \(codes)::int8[], \(errors)::text[])
+                     AS u(id, state, delay, code, error)
+                WHERE d.id = u.id
+                """)
+            if !succeeded.isEmpty {
+                try await connection.query(
+                    "UPDATE webhook_endpoints SET failing_since = NULL WHERE id = ANY (\(succeeded)::uuid[])")
+            }
+            if !failing.isEmpty {
+                try await connection.query(
+                    """
+                    UPDATE webhook_endpoints SET failing_since = coalesce(failing_since, now())
+                    WHERE id = ANY (\(failing)::uuid[])
+                    """)
+                try await connection.query(
+                    """
+                    UPDATE webhook_endpoints
+                    SET enabled = false, disabled_at = now(),
+                        disabled_reason = 'Gagal terus-menerus sejak ' || to_char(failing_since AT TIME ZONE 'Asia/Jakarta', 'YYYY-MM-DD HH24:MI')
+                            || ' WIB. Failing without a success since then.'
+                    WHERE id = ANY (\(failing)::uuid[]) AND enabled
+                      AND failing_since <= now() - \(disableAfterSeconds) * interval '1 second'
+                    """)
+            }
+            if !gone.isEmpty {
+                try await connection.query(
+                    """
+                    UPDATE webhook_endpoints
+                    SET enabled = false, disabled_at = now(),
+                        disabled_reason = 'Penerima menjawab 410 Gone. The endpoint answered 410 Gone.'
+                    WHERE id = ANY (\(gone)::uuid[]) AND enabled
+                    """)
+            }
+            try await connection.query(
+                """
+                UPDATE webhook_deliveries d SET status = 'cancelled'
+                FROM webhook_endpoints e
+                WHERE d.endpoint_id = e.id AND e.id = ANY (\(failing + gone)::uuid[]) AND NOT e.enabled
+                  AND d.status = 'pending'
+                """)
+        }
+    }
+
+    /// Deliveries left `sending` by a process that died go back to the queue.
+    private func recoverExpiredLeases() async throws {
+        try await pool.withConnection { connection in
+            try await connection.query(
+                "UPDATE webhook_deliveries SET status = 'pending' WHERE status = 'sending' AND lease_until < now()")
+        }
+    }
+
+    static func timeAmount(_ duration: Duration) -> TimeAmount {
+        .milliseconds(duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)
+    }
+}
