@@ -19,9 +19,9 @@ import Testing
 @Suite struct DeployDefinitionsTests {
     // MARK: The file against the code
 
-    @Test func definitionsHoldExactlyTheExchangesQueuesAndBindingsTheServicesDeclare() throws {
+    @Test func definitionsHoldExactlyTheExchangesQueuesAndBindingsTheServicesDeclare() async throws {
         let definitions = try Definitions.load()
-        let expected = BrokerObjects(topologies: try ServiceTopologies.all().flatMap(\.topologies))
+        let expected = BrokerObjects(topologies: try await ServiceTopologies.all().flatMap(\.topologies))
         let actual = try definitions.brokerObjects()
 
         #expect(definitions.vhosts == ["/"])
@@ -65,9 +65,9 @@ import Testing
 
     // MARK: Users and permissions
 
-    @Test func eachServiceUserMayUseOnlyTheSharedExchangesAndItsOwnQueues() throws {
+    @Test func eachServiceUserMayUseOnlyTheSharedExchangesAndItsOwnQueues() async throws {
         let definitions = try Definitions.load()
-        let services = try ServiceTopologies.all()
+        let services = try await ServiceTopologies.all()
         let queues = Set(
             services.flatMap { $0.topologies.flatMap(\.queues) }.flatMap { [$0.name, $0.deadLetterQueueName] })
         #expect(definitions.users.allSatisfy { $0.passwordHash.isEmpty }, "the file must not carry passwords")
@@ -122,7 +122,7 @@ import Testing
             let adminURL = try DevEnvironment.value("AMQP_URL_ADMIN")
             let url = String(adminURL[..<(adminURL.lastIndex(of: "/") ?? adminURL.endIndex)]) + "/" + vhost
             let admin = AMQPAdmin(configuration: try AMQPConfiguration(url: url, connectionName: vhost))
-            for service in try ServiceTopologies.all() {
+            for service in try await ServiceTopologies.all() {
                 for topology in service.topologies {
                     await #expect(throws: Never.self, "\(service.name) declares \(topology.queues.map(\.name))") {
                         try await admin.declare(topology)
@@ -191,7 +191,7 @@ struct ServiceTopologies {
         )
     }
 
-    static func all() throws -> [ServiceTopologies] {
+    static func all() async throws -> [ServiceTopologies] {
         let blobs = FileManager.default.temporaryDirectory.appendingPathComponent(TestBroker.uniqueName("blobs"))
         defer { try? FileManager.default.removeItem(at: blobs) }
         let intake = try IntakeService(
@@ -201,7 +201,7 @@ struct ServiceTopologies {
         let scoring = try ScoringService(
             configuration: configuration("scoring"), logger: logger,
             programsDirectory: DevEnvironment.repositoryRoot.appendingPathComponent("deploy/programs"))
-        let notification = try NotificationService(configuration: configuration("notification"), logger: logger)
+        let notification = try await NotificationService(configuration: configuration("notification"), logger: logger)
         // The publisher declares both exchanges; an empty topology stands for it.
         let exchanges = Topology(queues: [])
         return [
