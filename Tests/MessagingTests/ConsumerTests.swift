@@ -134,7 +134,7 @@ import Testing
                 let outcomes = try await publisher.publish(messages)
                 #expect(outcomes.allSatisfy { $0 == .confirmed })
                 #expect(
-                    await eventually(timeout: .seconds(30)) {
+                    await eventually(timeout: .seconds(90)) {
                         await received.deliveries.filter(\.redelivered).count >= 3
                     })
                 let admin = try TestBroker.admin()
