@@ -75,7 +75,7 @@ struct DemoCity {
             longitude: 110.4101),
         .init(code: "BKPP", name: "Badan Kepegawaian, Pendidikan dan Pelatihan", latitude: -6.9826, longitude: 110.4094),
         .init(code: "DINKES", name: "Dinas Kesehatan", latitude: -6.9934, longitude: 110.4205),
-        .init(code: "KEC-SEMARANG-TENGAH", name: "Kecamatan Semarang Tengah", latitude: -6.9781, longitude: 110.4175),
+        .init(code: "KECSMGTENGAH", name: "Kecamatan Semarang Tengah", latitude: -6.9781, longitude: 110.4175),
         .init(code: "INSPEKTORAT", name: "Inspektorat", latitude: -6.9839, longitude: 110.4092),
     ]
 
@@ -113,7 +113,7 @@ struct DemoCity {
     ]
 
     /// The last seven Asia/Jakarta days up to `now`: each day a different fifth of the ASN report once; one in 40
-    /// sends a photo without EXIF (review), one in 60 reuses a colleague's photo of the day before (rejection).
+    /// sends a photo without EXIF (review), one in 60 reuses a colleague's photo of the same day (rejection).
     func history(now: Date) -> [Item] {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone(identifier: "Asia/Jakarta")!
@@ -144,11 +144,8 @@ struct DemoCity {
                     // decodes every photo, so a header-only file would be refused as corrupt).
                     let exifEnd = 4 + (Int(photo[4]) << 8 | Int(photo[5]))
                     photo = [0xFF, 0xD8] + photo[exifEnd...]
-                } else if roll < 5, person > 0 {
-                    let colleague = population.people[person - 1]
-                    photo = photos.photo(
-                        metadata: metadata, comment: "demo \(colleague.nip) \(dayKey)",
-                        variant: UInt64(person - 1) << 20 | UInt64(ordinal & 0xFFFFF))
+                } else if roll < 5, let earlier = items.last(where: { $0.key.hasSuffix(dayKey) }) {
+                    photo = earlier.photo  // a colleague's photo of the same day, byte for byte
                 }
                 items.append(
                     Item(
@@ -174,9 +171,7 @@ struct DemoCity {
         let links: [(label: String, service: String, nip: String, name: String, opd: String, roles: [String])] = [
             ("ASN (unggah kegiatan)", "INTAKE_URL", asn.nip, asn.name, population.opds[asn.opd].code, ["asn"]),
             ("Verifikator DLH (konsol)", "VERIFICATION_URL", verifier.nip, verifier.name, "DLH", ["verifier"]),
-            ("Admin BKPP", "SCORING_URL", Self.adminNIP, "Admin BKPP", "BKPP", ["scoring-admin"]),
-            ("Auditor Inspektorat", "VERIFICATION_URL", "197011042000031001", "Auditor", "INSPEKTORAT", ["auditor"]),
-            ("Dasbor", "NOTIFICATION_URL", "198001012005011001", "Dasbor Kota", "DISKOMINFO", ["dashboard"]),
+            ("Dasbor langsung", "NOTIFICATION_URL", "198001012005011001", "Dasbor Kota", "DISKOMINFO", ["dashboard"]),
         ]
         print("\nHalaman dan tautan masuk (berlaku 8 jam) / pages and sign-in links (valid 8 h):")
         for link in links {
@@ -184,6 +179,17 @@ struct DemoCity {
             let token = try await issuer.token(
                 nip: link.nip, name: link.name, opd: link.opd, roles: link.roles, expiresIn: .seconds(8 * 3600))
             print("  \(link.label):\n    \(base)/#token=\(token)")
+        }
+        // BKPP's admin page comes with scoring part 2; until then BKPP and the Inspektorat use the API.
+        let apiTokens: [(label: String, nip: String, name: String, opd: String, roles: [String])] = [
+            ("Admin BKPP (API scoring, asnreward CLI)", Self.adminNIP, "Admin BKPP", "BKPP", ["scoring-admin"]),
+            ("Auditor Inspektorat (GET /v1/audit, /v1/ledger)", "197011042000031001", "Auditor", "INSPEKTORAT", ["auditor"]),
+        ]
+        print("Token API (berlaku 8 jam) / API tokens (valid 8 h):")
+        for entry in apiTokens {
+            let token = try await issuer.token(
+                nip: entry.nip, name: entry.name, opd: entry.opd, roles: entry.roles, expiresIn: .seconds(8 * 3600))
+            print("  \(entry.label):\n    \(token)")
         }
     }
 }

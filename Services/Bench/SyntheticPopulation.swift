@@ -43,10 +43,10 @@ struct SyntheticPopulation: Sendable {
         OPD(code: "BAPPEDA", name: "Badan Perencanaan Pembangunan Daerah", latitude: -6.9829, longitude: 110.4088),
         OPD(code: "DISHUB", name: "Dinas Perhubungan", latitude: -6.9685, longitude: 110.4278),
         OPD(code: "DISPERKIM", name: "Dinas Perumahan dan Kawasan Permukiman", latitude: -6.9956, longitude: 110.4336),
-        OPD(code: "KEC-TEMBALANG", name: "Kecamatan Tembalang", latitude: -7.0546, longitude: 110.4383),
-        OPD(code: "KEC-BANYUMANIK", name: "Kecamatan Banyumanik", latitude: -7.0659, longitude: 110.4164),
-        OPD(code: "KEC-SEMARANG-UTARA", name: "Kecamatan Semarang Utara", latitude: -6.9605, longitude: 110.4146),
-        OPD(code: "RSUD-WONGSONEGORO", name: "RSUD K.R.M.T. Wongsonegoro", latitude: -7.0243, longitude: 110.4538),
+        OPD(code: "KECTEMBALANG", name: "Kecamatan Tembalang", latitude: -7.0546, longitude: 110.4383),
+        OPD(code: "KECBANYUMANIK", name: "Kecamatan Banyumanik", latitude: -7.0659, longitude: 110.4164),
+        OPD(code: "KECSMGUTARA", name: "Kecamatan Semarang Utara", latitude: -6.9605, longitude: 110.4146),
+        OPD(code: "RSUDWONGSO", name: "RSUD K.R.M.T. Wongsonegoro", latitude: -7.0243, longitude: 110.4538),
         OPD(code: "SATPOLPP", name: "Satuan Polisi Pamong Praja", latitude: -6.9822, longitude: 110.4109),
     ]
 
