@@ -101,7 +101,7 @@ import Testing
                 try await withServices([publisher] + consumers) {
                     try await OutboxInbox.publishConfirmed(publisher, messages)
                     #expect(
-                        try await eventually(timeout: .seconds(30)) {
+                        try await eventually(timeout: .seconds(90)) {
                             try await OutboxInbox.count(pool, "inbox") == events.count
                         })
                     #expect(

@@ -78,7 +78,9 @@ package enum TestBroker {
     package static func rabbitmqctl(_ arguments: String...) async throws -> String {
         let command = try DevEnvironment.value("RABBITMQCTL")
         let quoted = arguments.map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }
-        return try await DevEnvironment.shellOffPool("\(command) \(quoted.joined(separator: " "))")
+        // From `/`: rabbitmqctl runs as the rabbitmq user, and in a checkout it cannot enter (a fresh clone under
+        // /tmp) Erlang prints its file errors on standard output, among the listing.
+        return try await DevEnvironment.shellOffPool("cd / && \(command) \(quoted.joined(separator: " "))")
     }
 }
 

@@ -112,8 +112,11 @@ package func withTestDatabase<T: Sendable>(
     _ body: (DatabasePool) async throws -> T
 ) async throws -> T {
     try await withTestDatabaseURL(service: service, migrations: migrations) { url in
+        // A long wait for a pooled connection: the whole suite shares two cores, and no test of the pool's own
+        // timeout uses this pool (those configure theirs).
         let pool = DatabasePool(
-            configuration: DatabaseConfiguration(url: url, poolSize: poolSize, applicationName: "asnreward-tests"),
+            configuration: DatabaseConfiguration(
+                url: url, poolSize: poolSize, applicationName: "asnreward-tests", acquireTimeout: .seconds(120)),
             logger: testLogger)
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await pool.run() }
