@@ -31,21 +31,7 @@ struct ScoringBenchmarkTests {
 
     @Test("20,000 ASN, 1,000,000 ledger entries: roster import, decisions/s, GET points latency")
     func benchmark() async throws {
-        try await withTestDatabaseURL(service: "scoring", migrations: scoringResources.allMigrations()) { url in
-            let service = try ScoringService(
-                configuration: F.configuration(databaseURL: url), logger: F.logger,
-                programsDirectory: F.programsDirectory, now: { F.february })
-            let pool = service.backbone.pool
-            do {
-                try await service.prepare()
-                let app = try await service.app.buildApplication()
-                try await app.test(.router) { client in try await run(client, pool) }
-            } catch {
-                await pool.close()
-                throw error
-            }
-            await pool.close()
-        }
+        try await ScoringAdminRoutesTests.withApp { client, pool in try await run(client, pool) }
     }
 
     private func run(_ client: any TestClientProtocol, _ pool: DatabasePool) async throws {
