@@ -113,9 +113,7 @@ struct UploadPageBrowserTests {
         #expect(overflowing == "[]", "elements beyond 412 px: \(overflowing ?? "?")")
         #expect(
             try await browser.evaluate("return document.documentElement.scrollWidth <= window.innerWidth") == "true")
-        if let path = ProcessInfo.processInfo.environment["INTAKE_PAGE_SCREENSHOT"] {
-            try await browser.screenshot(to: path)  // for looking at the page by hand
-        }
+        try await browser.documentationScreenshot("intake-asn-page")
         let errors = try await browser.consoleErrors()
         #expect(errors.filter { !$0.contains("422") }.isEmpty, "console errors: \(errors)")
     }

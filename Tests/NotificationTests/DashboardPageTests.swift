@@ -41,9 +41,7 @@ struct DashboardPageTests {
                 #expect(table.contains("Budi Santoso"))
                 #expect(table.contains("1.250"))
                 #expect(try await browser.evaluate("return document.querySelectorAll('#hours div').length") == "1")
-                try await browser.screenshot(
-                    to: DevEnvironment.repositoryRoot.appendingPathComponent(".run/screens/notification-dashboard.png")
-                        .path)
+                try await browser.documentationScreenshot("notification-dashboard")
                 #expect(try await browser.consoleErrors() == [])
             } catch {
                 await browser.quit()

@@ -165,6 +165,15 @@ package final class HeadlessChromium: Sendable {
         try data.write(to: url)
     }
 
+    /// Saves the window as `<name>.png` in the directory `ASNREWARD_SCREENSHOTS` names, when it is set: how the
+    /// README's screenshots are made (`ASNREWARD_SCREENSHOTS=docs/screenshots swift test --filter Browser…`).
+    package func documentationScreenshot(_ name: String) async throws {
+        guard let directory = ProcessInfo.processInfo.environment["ASNREWARD_SCREENSHOTS"], !directory.isEmpty else {
+            return
+        }
+        try await screenshot(to: URL(fileURLWithPath: directory).appendingPathComponent("\(name).png").path)
+    }
+
     /// The browser console's SEVERE entries since the last call (errors, failed loads such as a missing favicon).
     package func consoleErrors() async throws -> [String] {
         let entries = try await command("POST", "se/log", ["type": "browser"]) as? [[String: Any]] ?? []

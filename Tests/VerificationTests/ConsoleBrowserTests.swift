@@ -74,7 +74,7 @@ struct ConsoleBrowserTests {
                     #expect(try await browser.text("#exif").contains("Samsung"))
                     let countdown = try await browser.text("#sisa-waktu")
                     #expect(countdown.contains(":"), "lease countdown: \(countdown)")
-                    try await browser.screenshot(to: "/tmp/verification-console.png")
+                    try await browser.documentationScreenshot("verification-console")
 
                     try await browser.type("#catatan", "Foto berbeda sudut, kegiatan sah.")
                     try await browser.click("#setujui")
