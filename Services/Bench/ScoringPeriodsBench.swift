@@ -160,6 +160,10 @@ struct ScoringPeriodsBench {
             "ranking, open quarter, one OPD, first 50 rows",
             path: first.replacingOccurrences(
                 of: "scope=city", with: "scope=opd:OPD7"), token: reader, count: max(20, requests / 5))
+        try await report(
+            "ranking, open semester (summed quarters), city, first 50 rows",
+            path: first.replacingOccurrences(of: "period=2026-Q1", with: "period=2026-S1"), token: reader,
+            count: max(20, requests / 5))
 
         var request = URLRequest(url: baseURL.appendingPathComponent("v1/periods/2026-Q1/close"))
         request.httpMethod = "POST"
@@ -186,7 +190,7 @@ struct ScoringPeriodsBench {
         try await connection.query(
             """
             INSERT INTO roster (nip, nip_kind, name, opd, active)
-            SELECT to_char(date '1960-01-01' + i / 1998, 'YYYYMMDD') || '198501' || (1 + i % 2)::text
+            SELECT to_char(date '1960-01-01' + (i / 1998)::int4, 'YYYYMMDD') || '198501' || (1 + i % 2)::text
                        || lpad((i / 2 % 999 + 1)::text, 3, '0'),
                    'pns', 'ASN ' || i, 'OPD' || (i % 40), true
             FROM generate_series(0, \(asnCount - 1)) AS i

@@ -86,9 +86,10 @@ enum PeriodClose {
                 period, standings: standings, programs: programs, at: now, in: connection)
             events += try awards.map(Awards.event)
             try await Outbox.enqueue(events, in: connection)
+            // Read back as stored, so a repeated close answers exactly the same summary.
             return Outcome(
                 period: try await Periods.view(period, now: now, in: connection), alreadyClosed: false,
-                summary: PeriodCloseSummary(ranked: standings.count, awards: awards))
+                summary: try await summary(period, in: connection))
         }
     }
 

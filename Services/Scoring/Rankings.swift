@@ -179,34 +179,55 @@ enum Rankings {
         _ period: Period, scope: Scope, after: (Int, String), limit: Int, in connection: DatabaseConnection
     ) async throws -> Page {
         let quarters = period.subperiods(.quarter).map(\.description)
-        let opd: String? =
-            switch scope {
-            case .city: nil
-            case .opd(let code): code
-            }
-        let rows = try await connection.query(
-            """
-            WITH summed AS (
-                SELECT t.nip, sum(t.total)::int8 AS points FROM points_totals t
-                WHERE t.period = ANY(\(quarters)::text[])
-                  AND (\(opd)::text IS NULL
-                       OR t.nip IN (SELECT r.nip FROM roster r WHERE r.opd = \(opd))
-                       OR NOT EXISTS (SELECT 1 FROM roster r WHERE r.nip = t.nip))
-                GROUP BY t.nip
-            ), named AS (
-                SELECT s.nip, s.points, COALESCE(r.name, '') AS name,
+        let rows: QueryResult
+        switch scope {
+        case .city:
+            // Summed and ranked over every ASN; names and OPDs only for the page's rows.
+            rows = try await connection.query(
+                """
+                WITH summed AS (
+                    SELECT nip, sum(total)::int8 AS points FROM points_totals
+                    WHERE period = ANY(\(quarters)::text[]) GROUP BY nip
+                ), ranked AS (
+                    SELECT nip, points, rank() OVER (ORDER BY points DESC)::int4 AS rank, count(*) OVER ()::int8 AS n
+                    FROM summed
+                )
+                SELECT k.nip, k.points, k.rank, k.n, COALESCE(r.name, '') AS name,
                        COALESCE(r.opd, (SELECT max(e.opd) FROM ledger_entries e
-                                        WHERE e.nip = s.nip AND e.period = ANY(\(quarters)::text[]))) AS opd
-                FROM summed s LEFT JOIN roster r ON r.nip = s.nip
-            ), ranked AS (
-                SELECT nip, name, opd, points, rank() OVER (ORDER BY points DESC)::int4 AS rank,
-                       count(*) OVER ()::int8 AS n
-                FROM named WHERE \(opd)::text IS NULL OR opd = \(opd)
-            )
-            SELECT nip, name, opd, points, rank, n FROM ranked
-            WHERE (-points, nip) > (\(after.0)::int8, \(after.1)::text)
-            ORDER BY -points, nip LIMIT \(limit)
-            """)
+                                        WHERE e.nip = k.nip AND e.period = ANY(\(quarters)::text[]))) AS opd
+                FROM (SELECT * FROM ranked WHERE (-points, nip) > (\(after.0)::int8, \(after.1)::text)
+                      ORDER BY -points, nip LIMIT \(limit)) AS k
+                     LEFT JOIN roster r ON r.nip = k.nip
+                ORDER BY -k.points, k.nip
+                """)
+        case .opd(let code):
+            // The OPD's members: its roster, and ASN outside the roster whose entries name the OPD.
+            rows = try await connection.query(
+                """
+                WITH members AS (
+                    SELECT r.nip, r.name FROM roster r WHERE r.opd = \(code)
+                    UNION ALL
+                    SELECT u.nip, '' FROM (
+                        SELECT DISTINCT t.nip FROM points_totals t
+                        WHERE t.period = ANY(\(quarters)::text[])
+                          AND NOT EXISTS (SELECT 1 FROM roster r WHERE r.nip = t.nip)
+                    ) AS u
+                    WHERE (SELECT max(e.opd) FROM ledger_entries e
+                           WHERE e.nip = u.nip AND e.period = ANY(\(quarters)::text[])) = \(code)
+                ), summed AS (
+                    SELECT m.nip, m.name, sum(t.total)::int8 AS points
+                    FROM members m JOIN points_totals t ON t.nip = m.nip AND t.period = ANY(\(quarters)::text[])
+                    GROUP BY m.nip, m.name
+                ), ranked AS (
+                    SELECT nip, name, points, rank() OVER (ORDER BY points DESC)::int4 AS rank,
+                           count(*) OVER ()::int8 AS n
+                    FROM summed
+                )
+                SELECT nip, name, \(code)::text AS opd, points, rank, n FROM ranked
+                WHERE (-points, nip) > (\(after.0)::int8, \(after.1)::text)
+                ORDER BY -points, nip LIMIT \(limit)
+                """)
+        }
         var total = try rows.first.map { try $0.decode("n", as: Int.self) }
         if total == nil && after.0 != Int.min {
             // An empty page past the end: count the ranked rows anyway.

@@ -349,6 +349,60 @@ struct PeriodCloseTests {
         }
     }
 
+    @Test("decisions racing a close: every entry is either in the frozen standings or late, never lost")
+    func closeRacingDecisions() async throws {
+        try await P.withApp { client, pool in
+            let people = (1...4).map { P.nip(40 + $0) }
+            try await P.enroll(people.map { ($0, "ASN \($0.suffix(2))", "DLH") }, pool: pool)
+            for nip in people { try await P.earn(nip, 1, from: F.jakarta(2025, 1, 6), pool: pool) }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for (index, nip) in people.enumerated() {
+                    group.addTask {
+                        // 15 more approvals each, about Q1 activities, while the close runs.
+                        try await P.earn(nip, 15, from: F.jakarta(2025, 1, 10 + index), pool: pool)
+                    }
+                }
+                group.addTask {
+                    try await Task.sleep(for: .milliseconds(150))
+                    _ = try await P.close("2025-Q1", client)
+                }
+                try await group.waitForAll()
+            }
+            let frozen = try await pool.withConnection { connection in
+                try await connection.query(
+                    """
+                    SELECT s.nip, s.points,
+                           (SELECT COALESCE(sum(e.points), 0) FROM ledger_entries e
+                            WHERE e.nip = s.nip AND e.period = '2025-Q1')::int8 AS counted,
+                           (SELECT count(*) FROM ledger_entries e
+                            WHERE e.nip = s.nip AND e.period = '2025-Q1' AND e.late)::int8 AS late_in_q1
+                    FROM period_standings s WHERE s.period = '2025-Q1' ORDER BY s.nip
+                    """
+                ).map {
+                    (
+                        try $0.decode("points", as: Int.self), try $0.decode("counted", as: Int.self),
+                        try $0.decode("late_in_q1", as: Int.self)
+                    )
+                }
+            }
+            #expect(frozen.count == 4)
+            for (points, counted, lateInQ1) in frozen {
+                #expect(points == counted)
+                #expect(lateInQ1 == 0)
+            }
+            let late = try await F.count(
+                "SELECT count(*) FROM ledger_entries WHERE late AND period = '2025-Q2' AND activity_period = '2025-Q1'",
+                pool: pool)
+            let all = try await F.count("SELECT count(*) FROM ledger_entries", pool: pool)
+            let inQ1 = try await F.count("SELECT count(*) FROM ledger_entries WHERE period = '2025-Q1'", pool: pool)
+            #expect(all == 4 * 16)
+            #expect(inQ1 + late == all)
+            // Whatever the interleaving, the frozen points are the Q1 entries' sum.
+            let frozenSum = frozen.map(\.0).reduce(0, +)
+            #expect(frozenSum == inQ1 * 10)
+        }
+    }
+
     // MARK: Access and errors
 
     @Test("roles and problems: 401 without a token, 403 for asn and auditor on close, 400 on bad ids")
