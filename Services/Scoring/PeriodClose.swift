@@ -82,6 +82,9 @@ enum PeriodClose {
                 UPDATE periods SET state = 'closed', closed_at = \(now), closed_by = \(closedBy)
                 WHERE id = \(period.description)
                 """)
+            // The frozen rows are read by every ranking page from now on: give the planner their statistics now
+            // rather than at the next autovacuum (ANALYZE counts this transaction's own rows).
+            try await connection.query("ANALYZE period_standings")
             var events = try await rankingEvents(
                 period, standings: standings, programs: programs, at: now, in: connection)
             events += try awards.map(Awards.event)
