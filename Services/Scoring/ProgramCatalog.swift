@@ -245,6 +245,7 @@ enum ProgramCatalog {
                 if ban.banDays < 1 { add("fraud.ban.banDays", "fraud.ban.banDays: harus ≥ 1 / must be ≥ 1") }
             }
         }
+        problems += AwardSchemes.validate(document)
         var seen: Set<String> = []
         for (index, activity) in document.activities.enumerated() {
             let at = "activities[\(index)] (\(activity.code))"
@@ -444,6 +445,7 @@ enum ProgramCatalog {
         for (index, activity) in (root["activities"]?.sequence ?? []).enumerated() {
             problems += check(activity.mapping, allowed: ProgramVocabulary.activityKeys, at: "activities[\(index)].")
         }
+        problems += AwardSchemes.unknownKeys(in: root)
         return problems
     }
 
