@@ -140,7 +140,7 @@ let package = Package(
         // Services and tools.
         service("Intake", extra: [crypto, "Photo"] + nio, pages: true),
         service("Verification", pages: true),
-        service("Scoring", extra: [.product(name: "Yams", package: "Yams")]),
+        service("Scoring", extra: [.product(name: "Yams", package: "Yams")], pages: true),
         service("Notification", extra: notificationExtras, pages: true, resources: [.copy("Templates")]),
         .executableTarget(
             name: "CLI",

@@ -245,6 +245,7 @@ enum ProgramCatalog {
                 if ban.banDays < 1 { add("fraud.ban.banDays", "fraud.ban.banDays: harus ≥ 1 / must be ≥ 1") }
             }
         }
+        problems += TPPRule.validate(document.tpp)
         var seen: Set<String> = []
         for (index, activity) in document.activities.enumerated() {
             let at = "activities[\(index)] (\(activity.code))"
@@ -441,6 +442,7 @@ enum ProgramCatalog {
         problems += check(root["fraud"]?.mapping, allowed: ["penaltyPoints", "ban"], at: "fraud.")
         problems += check(
             root["fraud"]?.mapping?["ban"]?.mapping, allowed: ["rejections", "withinDays", "banDays"], at: "fraud.ban.")
+        problems += TPPRule.unknownKeys(in: root["tpp"])
         for (index, activity) in (root["activities"]?.sequence ?? []).enumerated() {
             problems += check(activity.mapping, allowed: ProgramVocabulary.activityKeys, at: "activities[\(index)].")
         }
