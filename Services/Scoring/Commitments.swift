@@ -127,10 +127,12 @@ enum Commitments {
                                 0)::float8 AS kg
                 FROM approved p LEFT JOIN decision_inputs d ON d.kind = 'verified' AND d.submission_id = p.submission_id
                 GROUP BY p.opd
+            ), participants AS (
+                SELECT DISTINCT nip FROM approved
             ), active AS (
-                SELECT r.opd, count(*)::int8 AS active,
-                       count(*) FILTER (WHERE r.nip IN (SELECT nip FROM approved))::int8 AS participating
-                FROM roster r WHERE r.active GROUP BY r.opd
+                -- A join, not `nip IN (…)`: a million approvals do not fit a hashed subplan's work_mem.
+                SELECT r.opd, count(*)::int8 AS active, count(p.nip)::int8 AS participating
+                FROM roster r LEFT JOIN participants p ON p.nip = r.nip WHERE r.active GROUP BY r.opd
             )
             SELECT COALESCE(a.opd, p.opd) AS opd, COALESCE(a.active, 0) AS active,
                    COALESCE(a.participating, 0) AS participating, COALESCE(p.activities, 0) AS activities,
