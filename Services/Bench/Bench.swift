@@ -20,6 +20,8 @@ struct BenchMain {
             try await runNotificationBench(arguments: rest)
         case "photos":
             try writeSamplePhotos(arguments: rest)
+        case "scoring-periods":
+            try await runScoringPeriodsBench(arguments: rest)
         case "demo":
             try await runDemoSeed()
         case "all":

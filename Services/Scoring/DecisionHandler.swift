@@ -97,7 +97,8 @@ struct DecisionHandler: Sendable {
             simulator.apply(item.input, to: &states[item.input.nip, default: ASNLedgerState()], outcome: &outcome)
             for entry in outcome.entries[before...] { causes[entry.id] = item.eventId }
         }
-        let entries = outcome.entries
+        // A decision about an activity in a closed quarter is counted in the next open one (a late entry).
+        let entries = try await Periods.assignLate(outcome.entries, in: connection)
         let inserted = try await PointsLedger.append(entries, causes: entries.map { causes[$0.id] }, in: connection)
         let bans = outcome.bans.filter { inserted[$0.penaltyEntryId] != nil }
         try await LedgerState.recordBans(bans, in: connection)

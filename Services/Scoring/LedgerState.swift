@@ -117,7 +117,7 @@ enum LedgerState {
 
     private static let creditColumns = """
         e.id, e.seq, e.nip, e.opd, e.submission_id, e.program, e.program_version, e.activity, e.kind, e.points,
-        e.rule_version, e.period, e.activity_at, e.recorded_at, e.reverses,
+        e.rule_version, e.period, e.activity_at, e.recorded_at, e.reverses, e.activity_period,
         EXISTS (SELECT 1 FROM ledger_entries r WHERE r.reverses = e.id AND r.kind = 'reversal') AS reversed
         """
 

@@ -32,6 +32,9 @@ struct LedgerEntry: Sendable, Equatable {
     var recordedAt: Date
     /// The entry a reversal cancels.
     var reverses: UUID?
+    /// For a late entry (its activity's quarter was closed when it was recorded): that quarter; `period` is then the
+    /// open quarter it is counted in. `nil` when the entry is not late.
+    var activityPeriod: String? = nil
 }
 
 /// The append-only points ledger (`ledger_entries`).
@@ -67,18 +70,22 @@ enum PointsLedger {
         let rows = try await connection.query(
             """
             INSERT INTO ledger_entries (id, nip, opd, submission_id, program, program_version, activity, kind, points,
-                                        breakdown, rule_version, period, activity_at, cause_event_id, reverses)
+                                        breakdown, rule_version, period, activity_at, cause_event_id, reverses,
+                                        activity_period, late)
             SELECT id, nip, opd, submission_id, program, NULLIF(program_version, 0), activity, kind, points,
-                   breakdown::jsonb, rule_version, period, activity_at, NULLIF(cause, ''), reverses
+                   breakdown::jsonb, rule_version, period, activity_at, NULLIF(cause, ''), reverses,
+                   NULLIF(activity_period, ''), activity_period <> ''
             FROM unnest(\(entries.map(\.id))::uuid[], \(entries.map(\.nip))::text[], \(entries.map(\.opd))::text[],
                         \(entries.map(\.submissionId))::uuid[], \(entries.map(\.program))::text[],
                         \(entries.map { $0.programVersion ?? 0 })::int8[], \(entries.map(\.activity))::text[],
                         \(entries.map(\.kind.rawValue))::text[],
                         \(entries.map(\.points))::int8[], \(breakdowns)::text[], \(entries.map(\.ruleVersion))::text[],
                         \(entries.map(\.period))::text[], \(entries.map(\.activityAt))::timestamptz[],
-                        \(causes.map { $0 ?? "" })::text[], \(entries.map { $0.reverses?.lowercased ?? "" })::text[])
+                        \(causes.map { $0 ?? "" })::text[], \(entries.map { $0.reverses?.lowercased ?? "" })::text[],
+                        \(entries.map { $0.activityPeriod ?? "" })::text[])
                  WITH ORDINALITY AS r(id, nip, opd, submission_id, program, program_version, activity, kind, points,
-                                      breakdown, rule_version, period, activity_at, cause, reverses_text, position)
+                                      breakdown, rule_version, period, activity_at, cause, reverses_text,
+                                      activity_period, position)
                  CROSS JOIN LATERAL (SELECT NULLIF(reverses_text, '')::uuid AS reverses) AS x
             ORDER BY position
             ON CONFLICT DO NOTHING
@@ -157,7 +164,7 @@ enum PointsLedger {
 
     private static let columns = """
         id, nip, opd, submission_id, program, program_version, activity, kind, points, breakdown, rule_version,
-        period, activity_at, recorded_at, reverses
+        period, activity_at, recorded_at, reverses, activity_period
         """
 
     static func entry(_ row: PostgresRow) throws -> LedgerEntry {
@@ -182,7 +189,8 @@ enum PointsLedger {
             period: try row.decode("period"),
             activityAt: try row.decode("activity_at"),
             recordedAt: try row.decode("recorded_at"),
-            reverses: try row.decode("reverses", as: UUID?.self)
+            reverses: try row.decode("reverses", as: UUID?.self),
+            activityPeriod: try row.decode("activity_period", as: String?.self)
         )
     }
 

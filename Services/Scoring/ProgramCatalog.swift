@@ -246,6 +246,7 @@ enum ProgramCatalog {
             }
         }
         problems += TPPRule.validate(document.tpp)
+        problems += AwardSchemes.validate(document)
         var seen: Set<String> = []
         for (index, activity) in document.activities.enumerated() {
             let at = "activities[\(index)] (\(activity.code))"
@@ -446,6 +447,7 @@ enum ProgramCatalog {
         for (index, activity) in (root["activities"]?.sequence ?? []).enumerated() {
             problems += check(activity.mapping, allowed: ProgramVocabulary.activityKeys, at: "activities[\(index)].")
         }
+        problems += AwardSchemes.unknownKeys(in: root)
         return problems
     }
 

@@ -31,6 +31,9 @@ struct ProgramDocument: Codable, Sendable, Equatable {
     var tpp: TPPRule?
     /// The activity catalogue.
     var activities: [ActivityDefinition]
+    /// Rankings privacy and award schemes (quarterly, semester, yearly); see ``AwardScheme``.
+    var leaderboard: LeaderboardPrivacy?
+    var awards: [AwardScheme]?
 
     /// `peduli-sampah@1`: the rule version written on every ledger entry computed under this document.
     var ruleVersion: String { "\(program)@\(version)" }
@@ -75,6 +78,7 @@ enum ProgramVocabulary {
     static let documentKeys: Set<String> = [
         "program", "version", "name", "description", "active", "placeFactors", "verification", "activities",
         "maxClaimAgeDays", "streak", "fraud", "tpp",
+        "leaderboard", "awards",
     ]
     /// Keys allowed in an activity.
     static let activityKeys: Set<String> = [

@@ -118,11 +118,12 @@ enum Recompute {
             FROM decision_inputs WHERE nip = ANY(\(nips)::text[]) ORDER BY nip, seq
             """,
             """
-            SELECT nip, submission_id, period, sum(points)::int8 AS points, min(opd) AS opd, min(activity) AS activity,
-                   min(activity_at) AS activity_at,
+            SELECT nip, submission_id, COALESCE(activity_period, period) AS period, sum(points)::int8 AS points,
+                   min(opd) AS opd, min(activity) AS activity, min(activity_at) AS activity_at,
                    (array_agg(id ORDER BY seq DESC) FILTER (WHERE kind <> 'reversal'))[1] AS last_entry
             FROM ledger_entries WHERE nip = ANY(\(nips)::text[]) AND program = \(code)
-            GROUP BY nip, submission_id, period
+            -- late entries compare under the quarter of their activity, as the rules compute them
+            GROUP BY nip, submission_id, COALESCE(activity_period, period)
             """,
         ])
         var outcome = LedgerSimulator.Outcome()
@@ -188,16 +189,19 @@ enum Recompute {
         }
         guard !dryRun, !corrections.isEmpty else { return }
         // `reverses` only names the entry a loss corrects, for the event; the ledger links reversals only.
-        let stored = corrections.map { entry -> LedgerEntry in
-            var entry = entry
-            entry.reverses = nil
-            return entry
-        }
+        let stored = try await Periods.assignLate(
+            corrections.map { entry -> LedgerEntry in
+                var entry = entry
+                entry.reverses = nil
+                return entry
+            }, in: connection)
         let cause = "recompute:\(document.ruleVersion):\(UUID().lowercased)"
         let inserted = try await PointsLedger.append(stored, causes: stored.map { _ in cause }, in: connection)
         let totals = try await PointsLedger.runningTotals(of: Array(inserted.keys), in: connection)
         var events: [CloudEvent] = []
-        for entry in corrections {
+        let countedIn = Dictionary(uniqueKeysWithValues: stored.map { ($0.id, $0.period) })
+        for var entry in corrections {
+            entry.period = countedIn[entry.id] ?? entry.period
             guard let recordedAt = inserted[entry.id], let total = totals[entry.id] else { continue }
             if entry.points >= 0 {
                 events.append(

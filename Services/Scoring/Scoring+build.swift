@@ -61,7 +61,8 @@ struct ScoringService {
             routes: ScoringRoutes(pool: backbone.pool, now: now).collection(),
             services: backbone.services,
             readinessChecks: backbone.readinessChecks,
-            openAPIDocument: try scoringResources.openAPIDocument()
+            openAPIDocument: try scoringResources.openAPIDocument(),
+            publicDirectory: scoringResources.publicDirectory
         )
     }
 

@@ -27,6 +27,7 @@ struct ScoringRoutes: Sendable {
         routes.post("/v1/programs/:code/republish") { request, context in try await republish(request, context) }
         routes.post("/v1/recompute") { request, context in try await recompute(request, context) }
         addObligationRoutes(to: routes)
+        addPeriodRoutes(to: routes)
         return routes
     }
 
@@ -439,6 +440,11 @@ struct PointsResponse: ResponseCodable, Equatable {
         var recordedAt: Date
         var reverses: UUID?
         var breakdown: [PointsComponent]
+        /// Whether the entry is late: its activity's quarter (`activityPeriod`) was closed when it was recorded, so
+        /// it counts in `period`, the next open quarter.
+        var late: Bool
+        /// The quarter of the activity (equal to `period` unless late).
+        var activityPeriod: String
 
         init(_ entry: LedgerEntry) {
             id = entry.id
@@ -453,6 +459,8 @@ struct PointsResponse: ResponseCodable, Equatable {
             recordedAt = entry.recordedAt
             reverses = entry.reverses
             breakdown = entry.breakdown
+            late = entry.activityPeriod != nil
+            activityPeriod = entry.activityPeriod ?? entry.period
         }
     }
 }
