@@ -121,7 +121,14 @@ extension ScoringRoutes {
             id: UUID(), opd: opd, period: period.description, metric: metric.rawValue, target: target,
             baseline: baseline, createdBy: identity.nip, createdAt: now(), result: nil)
         try await pool.withTransaction { connection in
-            // The period row (if any) is locked so a concurrent close waits or is seen.
+            // The period's row, created as the close creates it, is share-locked: a close running now either
+            // finished (and is seen) or waits for this commitment and then evaluates it.
+            try await connection.query(
+                """
+                INSERT INTO periods (id, kind, starts_at, ends_at)
+                VALUES (\(period.description), \(period.kind.rawValue), \(period.start), \(period.end))
+                ON CONFLICT (id) DO NOTHING
+                """)
             let state = try await connection.query(
                 "SELECT state FROM periods WHERE id = \(period.description) FOR SHARE"
             ).first.map { try $0.decode("state", as: String.self) }

@@ -15,21 +15,11 @@ struct AdminPageBrowserTests {
     typealias F = ScoringFixture
 
     /// The service listening on a real port, on a fresh database with the repository's program files.
-    static func withLiveApp(_ body: @Sendable (Int, DatabasePool) async throws -> Void) async throws {
-        try await withTestDatabaseURL(service: "scoring", migrations: scoringResources.allMigrations()) { url in
-            let service = try ScoringService(
-                configuration: F.configuration(databaseURL: url), logger: F.logger,
-                programsDirectory: F.programsDirectory, now: { F.february })
-            let pool = service.backbone.pool
-            do {
-                try await service.prepare()
-                let app = try await service.app.buildApplication()
-                try await app.test(.live) { client in try await body(try #require(client.port), pool) }
-            } catch {
-                await pool.close()
-                throw error
-            }
-            await pool.close()
+    static func withLiveApp(
+        now: Date = ScoringFixture.february, _ body: @Sendable (Int, DatabasePool) async throws -> Void
+    ) async throws {
+        try await O.withApp(now: now, testing: .live) { client, pool in
+            try await body(try #require(client.port), pool)
         }
     }
 
@@ -127,6 +117,63 @@ struct AdminPageBrowserTests {
                         && !($0.contains("/v1/commitments ") && $0.contains("422")) && !$0.contains("/v1/periods ")
                 }
                 #expect(errors == [])
+            } catch {
+                print("admin page console: \((try? await browser.consoleErrors()) ?? [])")
+                await browser.quit()
+                throw error
+            }
+            await browser.quit()
+        }
+    }
+
+    @Test("BKPP closes a period from the admin page after a confirmation; cancelling closes nothing")
+    func periodClose() async throws {
+        try await Self.withLiveApp(now: O.closedAt) { port, pool in
+            try await O.seed(pool)
+            let token = try await TokenIssuer(hs256Secret: F.secret).token(
+                nip: O.admin, name: "Admin BKPP", opd: "BKPP", roles: ["scoring-admin"], expiresIn: .seconds(600))
+            let browser = try await HeadlessChromium.launch(width: 412, height: 915)
+            do {
+                try await browser.open("http://127.0.0.1:\(port)/admin#token=\(token)")
+                let row = "#periodList tr[data-period='2026-Q1']"
+                try await browser.waitUntil(
+                    "document.querySelector(\(Self.jsString(row + " button.close-period"))) !== null")
+                #expect(try await browser.text(row).contains("terbuka"))
+
+                // Cancelled: nothing happens.
+                try await Self.press(browser, row + " button.close-period")
+                try await browser.waitUntil("document.getElementById('closeDialog').open")
+                #expect(try await browser.text("#closeName") == "Triwulan I 2026")
+                try await browser.click("#closeCancel")
+                try await browser.waitUntil("!document.getElementById('closeDialog').open")
+                try await Task.sleep(for: .milliseconds(500))
+                #expect(try await F.count("SELECT count(*) FROM periods WHERE state = 'closed'", pool: pool) == 0)
+
+                // Confirmed: closed, with the obligations of the close.
+                try await Self.press(browser, row + " button.close-period")
+                try await browser.waitUntil("document.getElementById('closeDialog').open")
+                try await browser.click("#closeConfirm")
+                try await browser.waitUntil(
+                    "document.getElementById('periodResult').textContent.includes('Periode ditutup')",
+                    timeout: .seconds(30))
+                #expect(try await browser.text("#periodResult").contains("Triwulan I 2026"))
+                try await browser.waitUntil(
+                    "document.querySelector(\(Self.jsString(row))).textContent.includes('ditutup')")
+                #expect(
+                    try await F.count(
+                        "SELECT count(*) FROM periods WHERE id = '2026-Q1' AND state = 'closed'", pool: pool)
+                        == 1)
+                #expect(try await F.count("SELECT count(*) FROM sanctions", pool: pool) == 4)
+                // The export of the closed period is final.
+                #expect(
+                    try await browser.evaluate("return document.getElementById('exportPeriod').value") == "\"2026-Q1\"")
+                try await Self.press(browser, "#exportCsv")
+                try await browser.waitUntil("document.getElementById('exportResult').textContent.includes('diunduh')")
+                #expect(try await browser.text("#exportResult").contains("Final"))
+                try await browser.screenshot(
+                    to: DevEnvironment.repositoryRoot.appendingPathComponent(".run/screens/scoring-admin-close.png")
+                        .path)
+                #expect(try await browser.consoleErrors() == [])
             } catch {
                 print("admin page console: \((try? await browser.consoleErrors()) ?? [])")
                 await browser.quit()

@@ -49,11 +49,27 @@ enum ObligationsFixture {
         return [.authorization: "Bearer \(token)"]
     }
 
-    /// The scoring service on a fresh database with the repository's program files applied.
+    /// The scoring service on a fresh database with the repository's program files applied; its clock says `now`
+    /// (default: inside 2026-Q1).
     static func withApp(
+        now: Date = ScoringFixture.february, testing: TestingSetup = .router,
         _ body: @Sendable (any TestClientProtocol, DatabasePool) async throws -> Void
     ) async throws {
-        try await ScoringAdminRoutesTests.withApp(body)
+        try await withTestDatabaseURL(service: "scoring", migrations: scoringResources.allMigrations()) { url in
+            let service = try ScoringService(
+                configuration: F.configuration(databaseURL: url), logger: F.logger,
+                programsDirectory: F.programsDirectory, now: { now })
+            let pool = service.backbone.pool
+            do {
+                try await service.prepare()
+                let app = try await service.app.buildApplication()
+                try await app.test(testing) { client in try await body(client, pool) }
+            } catch {
+                await pool.close()
+                throw error
+            }
+            await pool.close()
+        }
     }
 
     /// Inserts the roster, the ledger and the decisions of the city, and the three commitments.
@@ -136,7 +152,8 @@ enum ObligationsFixture {
                 """
                 INSERT INTO periods (id, kind, starts_at, ends_at, state, closed_at, closed_by)
                 VALUES ('2026-Q1', 'quarter', \(quarter.start), \(quarter.end), 'closed', \(closedAt), \(admin))
-                ON CONFLICT (id) DO NOTHING
+                ON CONFLICT (id) DO UPDATE SET state = 'closed', closed_at = excluded.closed_at,
+                                               closed_by = excluded.closed_by
                 """)
             let standings = try await PeriodStandings.compute(quarter, in: connection)
             // The award the close stores before the obligations (the quarterly winner).

@@ -168,6 +168,24 @@ struct ObligationsTests {
         }
     }
 
+    @Test("closing through POST /v1/periods/{id}/close runs the obligations once; the export is final")
+    func closeEndpoint() async throws {
+        try await O.withApp(now: O.closedAt) { client, pool in
+            try await O.seed(pool)
+            let admin = try await O.token(O.admin, roles: ["scoring-admin"])
+            let first = try await client.execute(uri: "/v1/periods/2026-Q1/close", method: .post, headers: admin)
+            #expect(first.status == .ok)
+            let again = try await client.execute(uri: "/v1/periods/2026-Q1/close", method: .post, headers: admin)
+            #expect(try Self.object(again)["alreadyClosed"] as? Bool == true)
+            #expect(try await F.outbox(CommitmentEvaluated.self, pool: pool).count == 3)
+            #expect(try await F.outbox(SanctionImposed.self, pool: pool).count == 4)
+            let csv = try await client.execute(uri: "/v1/periods/2026-Q1/export.csv", method: .get, headers: admin)
+            #expect(csv.headers[HTTPField.Name("Export-Status")!] == "final")
+            // The program file's quarterly award (the periods close) shows in the award column.
+            try O.expectFixture("export-2026-Q1-closed-by-endpoint.csv", Array(csv.body.readableBytesView))
+        }
+    }
+
     // MARK: Visibility
 
     struct Viewer: Sendable, CustomTestStringConvertible {
