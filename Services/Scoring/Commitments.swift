@@ -107,14 +107,17 @@ enum Commitments {
 
     /// The achievement of every OPD that has active roster ASN or approved activities in `period`, by OPD code.
     ///
-    /// - Parameter kgActivities: `program/activity` keys of the activities measured in kg.
+    /// - Parameter kgActivities: `program/activity` keys of the activities measured in kg (empty: kilograms are not
+    ///   needed, e.g. for the collective rule alone, and the decisions are not read).
     static func achievements(
         _ period: Period, kgActivities: Set<String>, in connection: DatabaseConnection
     ) async throws -> [String: OPDAchievement] {
         let quarters = period.subperiods(.quarter).map(\.description)
         let rows = try await connection.query(
             """
-            WITH approved AS (
+            WITH kg AS (
+                SELECT \(Array(kgActivities).sorted())::text[] AS keys
+            ), approved AS (
                 SELECT a.nip, COALESCE(r.opd, a.opd) AS opd, a.program || '/' || a.activity AS activity,
                        a.submission_id
                 FROM ledger_entries a LEFT JOIN roster r USING (nip)
@@ -122,11 +125,7 @@ enum Commitments {
                   AND NOT a.breakdown @> '[{"kind": "not_eligible"}]'::jsonb
                   AND NOT EXISTS (SELECT 1 FROM ledger_entries x WHERE x.kind = 'reversal' AND x.reverses = a.id)
             ), per_opd AS (
-                SELECT p.opd, count(*)::int8 AS activities,
-                       COALESCE(sum(d.quantity) FILTER (WHERE p.activity = ANY(\(Array(kgActivities).sorted())::text[])),
-                                0)::float8 AS kg
-                FROM approved p LEFT JOIN decision_inputs d ON d.kind = 'verified' AND d.submission_id = p.submission_id
-                GROUP BY p.opd
+                \(unsafeSQL: kgActivities.isEmpty ? perOPDWithoutQuantities : perOPDWithQuantities)
             ), participants AS (
                 SELECT DISTINCT nip FROM approved
             ), active AS (
@@ -149,6 +148,20 @@ enum Commitments {
         }
         return result
     }
+
+    /// Approvals per OPD with the kilograms of kg activities (`$kg` is replaced by the array of their keys).
+    private static let perOPDWithQuantities = """
+        SELECT p.opd, count(*)::int8 AS activities,
+               COALESCE(sum(d.quantity) FILTER (WHERE p.activity = ANY(kg.keys)), 0)::float8 AS kg
+        FROM approved p CROSS JOIN kg
+        LEFT JOIN decision_inputs d ON d.kind = 'verified' AND d.submission_id = p.submission_id
+        GROUP BY p.opd
+        """
+
+    /// Approvals per OPD when no activity is measured in kg (no join with the decisions).
+    private static let perOPDWithoutQuantities = """
+        SELECT p.opd, count(*)::int8 AS activities, 0::float8 AS kg FROM approved p GROUP BY p.opd
+        """
 
     /// Active roster ASN of `opds` with no approved activity in `period`, by OPD then NIP.
     static func inactiveASN(

@@ -191,7 +191,8 @@ enum Exports {
             if let participation {
                 achievements = participation
             } else {
-                achievements = try await Commitments.achievements(period, kgActivities: kgActivities, in: connection)
+                // Participation only: no kilograms needed.
+                achievements = try await Commitments.achievements(period, kgActivities: [], in: connection)
             }
             withheld = Set(achievements.values.filter { $0.participationRate < minimum }.map(\.opd))
         }
@@ -209,8 +210,16 @@ enum Exports {
             row(nip: $0.nip, name: $0.name, opd: $0.opd, points: $0.points, city: $0.cityRank, inOPD: $0.opdRank)
         }
         let ranked = Set(standings.map(\.nip))
+        // Active ASN without a ledger entry counted in the period (the ranked ones are skipped again below, in
+        // case the standings came from elsewhere).
+        let quarters = period.subperiods(.quarter).map(\.description)
         for asn in try await connection.query(
-            "SELECT nip, name, opd FROM roster WHERE active ORDER BY opd, nip"
+            """
+            SELECT r.nip, r.name, r.opd FROM roster r
+            WHERE r.active AND NOT EXISTS (
+                SELECT 1 FROM ledger_entries l WHERE l.nip = r.nip AND l.period = ANY(\(quarters)::text[]))
+            ORDER BY r.opd, r.nip
+            """
         ) {
             let nip: String = try asn.decode("nip")
             guard !ranked.contains(nip) else { continue }

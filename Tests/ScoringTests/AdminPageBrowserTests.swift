@@ -164,6 +164,9 @@ struct AdminPageBrowserTests {
                         "SELECT count(*) FROM periods WHERE id = '2026-Q1' AND state = 'closed'", pool: pool)
                         == 1)
                 #expect(try await F.count("SELECT count(*) FROM sanctions", pool: pool) == 4)
+                // The commitments show their outcome.
+                try await browser.waitUntil(
+                    "document.getElementById('commitmentList').textContent.includes('tidak tercapai')")
                 // The export of the closed period is final.
                 #expect(
                     try await browser.evaluate("return document.getElementById('exportPeriod').value") == "\"2026-Q1\"")
