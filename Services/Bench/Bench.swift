@@ -22,6 +22,8 @@ struct BenchMain {
             try writeSamplePhotos(arguments: rest)
         case "scoring-periods":
             try await runScoringPeriodsBench(arguments: rest)
+        case "scoring-export":
+            try await runScoringExportBench(arguments: rest)
         case "demo":
             try await runDemoSeed()
         case "all":

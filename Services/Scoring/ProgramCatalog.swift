@@ -245,6 +245,7 @@ enum ProgramCatalog {
                 if ban.banDays < 1 { add("fraud.ban.banDays", "fraud.ban.banDays: harus ≥ 1 / must be ≥ 1") }
             }
         }
+        problems += TPPRule.validate(document.tpp)
         problems += AwardSchemes.validate(document)
         var seen: Set<String> = []
         for (index, activity) in document.activities.enumerated() {
@@ -442,6 +443,7 @@ enum ProgramCatalog {
         problems += check(root["fraud"]?.mapping, allowed: ["penaltyPoints", "ban"], at: "fraud.")
         problems += check(
             root["fraud"]?.mapping?["ban"]?.mapping, allowed: ["rejections", "withinDays", "banDays"], at: "fraud.ban.")
+        problems += TPPRule.unknownKeys(in: root["tpp"])
         for (index, activity) in (root["activities"]?.sequence ?? []).enumerated() {
             problems += check(activity.mapping, allowed: ProgramVocabulary.activityKeys, at: "activities[\(index)].")
         }

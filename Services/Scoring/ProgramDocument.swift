@@ -27,6 +27,8 @@ struct ProgramDocument: Codable, Sendable, Equatable {
     var streak: StreakRule?
     /// Penalty for fraud findings and the temporary earning ban after repeated fraud.
     var fraud: FraudRule?
+    /// The TPP adjustment of the HR export and the collective rule (see ``TPPRule``).
+    var tpp: TPPRule?
     /// The activity catalogue.
     var activities: [ActivityDefinition]
     /// Rankings privacy and award schemes (quarterly, semester, yearly); see ``AwardScheme``.
@@ -75,7 +77,7 @@ enum ProgramVocabulary {
     /// Keys allowed at the top level of a program file.
     static let documentKeys: Set<String> = [
         "program", "version", "name", "description", "active", "placeFactors", "verification", "activities",
-        "maxClaimAgeDays", "streak", "fraud",
+        "maxClaimAgeDays", "streak", "fraud", "tpp",
         "leaderboard", "awards",
     ]
     /// Keys allowed in an activity.

@@ -26,6 +26,7 @@ struct ScoringRoutes: Sendable {
         routes.post("/v1/campaigns/:id/stop") { request, context in try await stopCampaign(request, context) }
         routes.post("/v1/programs/:code/republish") { request, context in try await republish(request, context) }
         routes.post("/v1/recompute") { request, context in try await recompute(request, context) }
+        addObligationRoutes(to: routes)
         addPeriodRoutes(to: routes)
         return routes
     }

@@ -1,0 +1,196 @@
+import AMQP
+import Database
+import Foundation
+import Logging
+import ServiceSupport
+import TestSupport
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+
+/// `asnreward-bench scoring-export [--asn N] [--entries-per-asn N] [--requests N]`: the export benchmark of issue 11
+/// for a city of 20,000 ASN with 1,000,000 ledger entries.
+///
+/// Like `scoring-periods`: a scratch database (`DATABASE_URL_ADMIN`), the `scoring` executable built beside this
+/// one started on it, the roster (40 OPDs) and the ledger loaded by SQL — every tenth ASN without any activity (the
+/// low-performance list) — and a participation commitment for every OPD. Then, over HTTP, one request at a time:
+/// - `GET /v1/periods/2026-Q1/export.csv` on the open quarter (computed now, provisional);
+/// - `POST /v1/periods/2026-Q1/close` (standings, awards, commitments, sanctions, the export frozen);
+/// - `GET /v1/periods/2026-Q1/export.csv` and `.json` on the closed quarter (the frozen rows).
+/// Prints p50/max in milliseconds and the bytes, then stops the service and drops the database.
+package func runScoringExportBench(arguments: [String]) async throws {
+    var asnCount = 20_000
+    var perASN = 55
+    var requests = 10
+    var iterator = arguments.makeIterator()
+    while let argument = iterator.next() {
+        switch argument {
+        case "--asn": asnCount = iterator.next().flatMap(Int.init) ?? asnCount
+        case "--entries-per-asn": perASN = iterator.next().flatMap(Int.init) ?? perASN
+        case "--requests": requests = iterator.next().flatMap(Int.init) ?? requests
+        default:
+            print("usage: asnreward-bench scoring-export [--asn N] [--entries-per-asn N] [--requests N]")
+            return
+        }
+    }
+    var logger = Logger(label: "asnreward.bench.export")
+    logger.logLevel = .warning
+    let adminURL = try DatabaseBench.adminURL()
+    let database = "asnreward_bench_export_\(ProcessInfo.processInfo.processIdentifier)"
+    let url = DatabaseBench.url(adminURL, database: database)
+    let admin = try await DatabaseConnection.connect(
+        configuration: DatabaseConfiguration(url: adminURL), logger: logger)
+    try await admin.execute(unsafeSQL: "DROP DATABASE IF EXISTS \(database) WITH (FORCE)")
+    try await admin.execute(unsafeSQL: "CREATE DATABASE \(database)")
+    let exchange = "bench-export-\(ProcessInfo.processInfo.processIdentifier).events"
+    var service: Process?
+    do {
+        let port = try freeLoopbackPort()
+        service = try ScoringPeriodsBench.startService(databaseURL: url, port: port, exchange: exchange)
+        let base = URL(string: "http://127.0.0.1:\(port)")!
+        let periods = ScoringPeriodsBench(
+            baseURL: base, databaseURL: url, asnCount: asnCount, perASN: perASN, requests: requests, logger: logger)
+        try await periods.waitReady()
+        try await ScoringExportBench(
+            baseURL: base, databaseURL: url, asnCount: asnCount, perASN: perASN, requests: requests, logger: logger
+        ).run()
+    } catch {
+        print("benchmark failed: \(error)")
+    }
+    if let service, service.isRunning {
+        service.terminate()
+        service.waitUntilExit()
+    }
+    if let amqp = try? AMQPAdmin(
+        configuration: AMQPConfiguration(url: DevEnvironment.value("AMQP_URL_TEST"), connectionName: "bench-export"))
+    {
+        try? await amqp.deleteExchanges([exchange])
+    }
+    try await admin.execute(unsafeSQL: "DROP DATABASE IF EXISTS \(database) WITH (FORCE)")
+    await admin.close()
+}
+
+/// The measurements of `asnreward-bench scoring-export`.
+struct ScoringExportBench {
+    let baseURL: URL
+    let databaseURL: String
+    let asnCount: Int
+    let perASN: Int
+    let requests: Int
+    let logger: Logger
+    private let session = URLSession(configuration: .ephemeral)
+    private let clock = ContinuousClock()
+
+    init(baseURL: URL, databaseURL: String, asnCount: Int, perASN: Int, requests: Int, logger: Logger) {
+        self.baseURL = baseURL
+        self.databaseURL = databaseURL
+        self.asnCount = asnCount
+        self.perASN = perASN
+        self.requests = requests
+        self.logger = logger
+    }
+
+    func run() async throws {
+        let connection = try await DatabaseConnection.connect(
+            configuration: DatabaseConfiguration(url: databaseURL, statementTimeout: .seconds(600)), logger: logger)
+        let seedStart = clock.now
+        let entries = try await seed(connection)
+        print(
+            "asnreward-bench scoring-export: \(asnCount) ASN in 40 OPDs, \(entries) ledger entries in 2026-Q1, "
+                + "\(requests) sequential requests per measurement (a shared machine: numbers vary with its load)\n")
+        print(
+            String(
+                format: "seed (roster + ledger + commitments by SQL, ANALYZE): %.1f s", (clock.now - seedStart).seconds)
+        )
+        await connection.close()
+
+        let secret = try DevEnvironment.value("JWT_HS256_SECRET")
+        let token = try await TokenIssuer(hs256Secret: secret).token(
+            nip: "199001012015031002", name: "Admin BKPP", opd: "BKPP", roles: ["scoring-admin"],
+            expiresIn: .seconds(3600))
+        try await report(
+            "export.csv, open quarter (computed, provisional)", path: "v1/periods/2026-Q1/export.csv", token: token)
+
+        var request = URLRequest(url: baseURL.appendingPathComponent("v1/periods/2026-Q1/close"))
+        request.httpMethod = "POST"
+        request.timeoutInterval = 600
+        request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+        let closeStart = clock.now
+        let (_, response) = try await session.data(for: request)
+        print(
+            String(
+                format: "close 2026-Q1 (standings, awards, commitments, sanctions, export frozen): %.2f s — HTTP %d",
+                (clock.now - closeStart).seconds, (response as? HTTPURLResponse)?.statusCode ?? 0))
+
+        try await report("export.csv, closed quarter (frozen)", path: "v1/periods/2026-Q1/export.csv", token: token)
+        try await report("export.json, closed quarter (frozen)", path: "v1/periods/2026-Q1/export.json", token: token)
+    }
+
+    /// Roster (40 OPDs), `perASN` awards for nine ASN in ten, a participation commitment per OPD; the entry count.
+    private func seed(_ connection: DatabaseConnection) async throws -> Int {
+        try await connection.query(
+            """
+            INSERT INTO roster (nip, nip_kind, name, opd, active)
+            SELECT to_char(date '1960-01-01' + (i / 1998)::int4, 'YYYYMMDD') || '198501' || (1 + i % 2)::text
+                       || lpad((i / 2 % 999 + 1)::text, 3, '0'),
+                   'pns', 'ASN ' || i, 'OPD' || (i % 40), true
+            FROM generate_series(0, \(asnCount - 1)) AS i
+            ON CONFLICT DO NOTHING
+            """)
+        let nips = try await connection.query("SELECT nip FROM roster ORDER BY nip").map {
+            try $0.decode("nip", as: String.self)
+        }
+        let chunk = max(1, 100_000 / perASN)
+        for offset in stride(from: 0, to: nips.count, by: chunk) {
+            let slice = Array(nips[offset..<min(nips.count, offset + chunk)])
+            try await connection.query(
+                """
+                INSERT INTO ledger_entries (id, nip, opd, submission_id, program, program_version, activity, kind,
+                                            points, rule_version, period, activity_at)
+                SELECT gen_random_uuid(), n.nip, r.opd, gen_random_uuid(), 'peduli-sampah', 1, 'pilah_sampah', 'award',
+                       (n.k * 7919 + j * 31) % 21, 'peduli-sampah@1', '2026-Q1',
+                       timestamptz '2026-01-01 08:00+07' + (j * interval '36 hours') + (n.k % 600) * interval '1 minute'
+                FROM unnest(\(slice)::text[]) WITH ORDINALITY AS n(nip, k)
+                     JOIN roster r ON r.nip = n.nip
+                     CROSS JOIN generate_series(1, \(perASN)) AS j
+                WHERE (\(offset) + n.k) % 10 <> 0
+                """)
+        }
+        try await connection.query(
+            """
+            INSERT INTO commitments (id, opd, period, metric, target, baseline, created_by)
+            SELECT gen_random_uuid(), 'OPD' || g, '2026-Q1', 'participation_rate', 95, 80, 'bench'
+            FROM generate_series(0, 39) AS g
+            """)
+        try await connection.execute(unsafeSQL: "ANALYZE")
+        return try await connection.query("SELECT count(*)::int8 AS n FROM ledger_entries")[0].decode("n", as: Int.self)
+    }
+
+    /// Sends `requests` requests one after another (after one warm-up) and prints p50/max and the size.
+    private func report(_ label: String, path: String, token: String) async throws {
+        var request = URLRequest(url: URL(string: path, relativeTo: baseURL)!)
+        request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+        request.timeoutInterval = 120
+        _ = try await session.data(for: request)
+        var samples: [Double] = []
+        var bytes = 0
+        var status = ""
+        for _ in 0..<requests {
+            let start = clock.now
+            let (data, response) = try await session.data(for: request)
+            samples.append((clock.now - start).seconds * 1000)
+            let http = response as? HTTPURLResponse
+            guard http?.statusCode == 200 else {
+                throw DevEnvironmentError(message: "\(path) answered \(http?.statusCode ?? 0)")
+            }
+            bytes = data.count
+            status = http?.value(forHTTPHeaderField: "Export-Status") ?? ""
+        }
+        samples.sort()
+        print(
+            String(
+                format: "%@: p50 %.0f ms, max %.0f ms (%d bytes, %@, %d requests)", label, samples[samples.count / 2],
+                samples.last ?? 0, bytes, status, requests))
+    }
+}
