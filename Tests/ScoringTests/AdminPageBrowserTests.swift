@@ -108,13 +108,11 @@ struct AdminPageBrowserTests {
                 try await Self.press(browser, "#exportCsv")
                 try await browser.waitUntil("document.getElementById('exportResult').textContent.includes('diunduh')")
                 #expect(try await browser.text("#exportResult").contains("SEMENTARA"))
-                try await browser.screenshot(
-                    to: DevEnvironment.repositoryRoot.appendingPathComponent(".run/screens/scoring-admin.png").path)
-                // Only the two refusals the test provoked (the bad program file, the commitment without a target), and
-                // GET /v1/periods's 404 while the periods work is not merged.
+                try await browser.documentationScreenshot("scoring-admin")
+                // Only the two refusals the test provoked (the bad program file, the commitment without a target).
                 let errors = try await browser.consoleErrors().filter {
                     !($0.contains("/v1/programs/peduli-sampah ") && $0.contains("422"))
-                        && !($0.contains("/v1/commitments ") && $0.contains("422")) && !$0.contains("/v1/periods ")
+                        && !($0.contains("/v1/commitments ") && $0.contains("422"))
                 }
                 #expect(errors == [])
             } catch {
@@ -173,9 +171,7 @@ struct AdminPageBrowserTests {
                 try await Self.press(browser, "#exportCsv")
                 try await browser.waitUntil("document.getElementById('exportResult').textContent.includes('diunduh')")
                 #expect(try await browser.text("#exportResult").contains("Final"))
-                try await browser.screenshot(
-                    to: DevEnvironment.repositoryRoot.appendingPathComponent(".run/screens/scoring-admin-close.png")
-                        .path)
+                try await browser.documentationScreenshot("scoring-admin-close")
                 #expect(try await browser.consoleErrors() == [])
             } catch {
                 print("admin page console: \((try? await browser.consoleErrors()) ?? [])")

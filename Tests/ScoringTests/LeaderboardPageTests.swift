@@ -71,9 +71,7 @@ struct LeaderboardPageTests {
                         == #"["1","2","3","3"]"#)
                 #expect(!(try await browser.text("#ranking")).contains("Budi"))
                 #expect(try await browser.text("#title").contains("OPD DLH"))
-                try await browser.screenshot(
-                    to: DevEnvironment.repositoryRoot.appendingPathComponent(".run/screens/scoring-leaderboard.png")
-                        .path)
+                try await browser.documentationScreenshot("scoring-leaderboard")
                 #expect(try await browser.consoleErrors() == [])
             } catch {
                 await browser.quit()
