@@ -40,9 +40,13 @@ func runChaosCheck(arguments: [String]) async throws {
         }
     }
     guard !options.log.isEmpty else { throw BenchError("chaos-check needs --log REQUESTS.tsv") }
-    let check = try await ChaosCheck(options: options)
-    let passed = try await check.run()
-    if !passed { exit(1) }
+    do {
+        let check = try await ChaosCheck(options: options)
+        if try await !check.run() { exit(1) }
+    } catch {
+        print("chaos-check: the check itself failed: \(error)")
+        exit(2)
+    }
 }
 
 /// The checks of a fault campaign; see ``runChaosCheck(arguments:)``.
@@ -418,7 +422,7 @@ struct ChaosCheck {
                 """
                 SELECT id::text AS id, nip, idempotency_key, status, points, coalesce(reason_code, '') AS reason,
                        submitted_at
-                FROM submissions WHERE left(idempotency_key, \(prefix.count)) = \(prefix)
+                FROM submissions WHERE left(idempotency_key, \(prefix.count)::int) = \(prefix)
                 """)
             for row in rows {
                 records.intake[try row.decode("id", as: String.self).lowercased()] = (
