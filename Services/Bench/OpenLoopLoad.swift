@@ -138,7 +138,7 @@ final class OpenLoopLoad: @unchecked Sendable {
             }
             .flatMapError { [self] error in
                 // The server is down (a restart): try again in a second while work remains.
-                if startNanoseconds > 0 && !finished && outcome.connectionsOpened < plan.concurrency * 100 {
+                if startNanoseconds > 0 && !finished {
                     loop.scheduleTask(in: .seconds(1)) { [self] in
                         if !finished { openConnection().whenFailure { _ in } }
                     }
@@ -229,7 +229,9 @@ final class OpenLoopLoad: @unchecked Sendable {
             outcome.status[index] = 0
             if !retry(index, after: 0) { complete(index) }
         }
-        if !finished && outcome.connectionsOpened < plan.concurrency * 100 {
+        // No cap on reopening: a balancer with no server up answers 503 and closes each connection, so a long
+        // outage costs a connection per attempt (a cap once stalled a chaos run for good).
+        if !finished {
             openConnection().whenFailure { _ in }
         }
     }
