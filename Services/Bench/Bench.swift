@@ -26,13 +26,17 @@ struct BenchMain {
             try await runScoringExportBench(arguments: rest)
         case "demo":
             try await runDemoSeed()
+        case "chaos-plant":
+            try await runPoisonPlanter(arguments: rest)
+        case "chaos-check":
+            try await runChaosCheck(arguments: rest)
         case "all":
             try await runDatabaseBench(arguments: [])
             try await runMessagingBench(arguments: [])
         default:
             print(
                 "usage: asnreward-bench db|messaging|e2e [N] [concurrency]|intake [N] [concurrency] [--pid P]|e2e --rate R --duration S|photos DIR [N]"
-                    + "|demo|all")
+                    + "|demo|chaos-plant --out FILE|chaos-check --log FILE [--planted FILE] [--baseline FILE]|all")
         }
     }
 }

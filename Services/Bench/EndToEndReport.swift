@@ -82,6 +82,12 @@ struct EndToEndReport: Codable, Sendable {
     var acceptLatencyMs: Percentiles
     var acceptLatencyFromScheduleMs: Percentiles
     var notificationLatencyMs: Percentiles
+    /// From the 202 to the award's `recorded_at` in scoring's ledger (approved submissions).
+    var pointsLatencyMs: Percentiles
+    /// Requests that needed more than one attempt.
+    var retried: Int
+    /// Per planted kind (honest, the four frauds, no EXIF): verification's decisions of the accepted ones.
+    var planted: [String: [String: Int]]
     var windowSeconds: Double
     var cores: Int
     var cpuSecondsAvailable: Double
@@ -101,11 +107,12 @@ struct EndToEndReport: Codable, Sendable {
         accepted: [String: (at: Double, latency: Double, queued: Double)], notifications: [String: Double],
         completedWall: Double, idle: (start: ResourceSnapshot, end: ResourceSnapshot, seconds: Double),
         before: ResourceSnapshot, afterCPU: ResourceSnapshot, afterDB: ResourceSnapshot, ownNotificationQueries: Int,
-        statements: Bool, processes: StackProcesses, population: Int, photoBytes: Int, peaksReset: Bool
+        statements: Bool, processes: StackProcesses, population: Int, photoBytes: Int, peaksReset: Bool,
+        points: [String: Double], planted: [String: [String: Int]]
     ) -> EndToEndReport {
         let n = Double(max(accepted.count, 1))
         var failed: [String: Int] = [:]
-        for status in outcome.status where status != 202 {
+        for status in outcome.status where !(200..<300).contains(status) {
             failed[status == 0 ? "connection" : String(status), default: 0] += 1
         }
         var notificationLatencies: [Double] = []
@@ -116,6 +123,7 @@ struct EndToEndReport: Codable, Sendable {
             lastNotification = Swift.max(lastNotification, created)
         }
         let notified = notificationLatencies.count
+        let pointsLatencies = accepted.compactMap { id, submission in points[id].map { $0 - submission.at } }
         let endToEndSeconds = Swift.max(lastNotification - outcome.wallStart, 1e-9)
 
         let window = afterCPU.taken - before.taken
@@ -202,7 +210,8 @@ struct EndToEndReport: Codable, Sendable {
             endToEndPerSecond: Double(notified) / endToEndSeconds,
             acceptLatencyMs: Percentiles(accepted.values.map { $0.latency }),
             acceptLatencyFromScheduleMs: Percentiles(accepted.values.map { $0.queued }),
-            notificationLatencyMs: Percentiles(notificationLatencies), windowSeconds: window, cores: cores,
+            notificationLatencyMs: Percentiles(notificationLatencies), pointsLatencyMs: Percentiles(pointsLatencies),
+            retried: outcome.attempts.filter { $0 > 1 }.count, planted: planted, windowSeconds: window, cores: cores,
             cpuSecondsAvailable: Double(cores) * window, cpuSecondsUsedByStack: stack,
             cpuSecondsUsedByMachine: afterCPU.machineBusy - before.machineBusy, cpu: cpu, databases: databases,
             statementsSource: statements
@@ -225,12 +234,18 @@ struct EndToEndReport: Codable, Sendable {
                 + " · late starts \(lateStarts) · peak in flight \(peakInFlight)"
                 + (failedByStatus.isEmpty ? "" : " · failed \(failedByStatus)"))
         out(
-            "end to end \(notified) notified in \(format(endToEndSeconds, 2)) s = \(format(endToEndPerSecond, 0))/s"
-                + (notified < accepted ? " (\(accepted - notified) NOT notified)" : ""))
+            "end to end \(notified) settled (points, rejection or review, notified) in \(format(endToEndSeconds, 2)) s = \(format(endToEndPerSecond, 0))/s"
+                + (notified < accepted ? " (\(accepted - notified) NOT settled)" : ""))
+        if retried > 0 { out("\(retried) requests needed a retry (same Idempotency-Key and body)") }
+        out("planted → verification's decision of the accepted ones:")
+        for kind in planted.keys.sorted() {
+            let counts = planted[kind]!.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
+            out("  \(kind.padding(toLength: 20, withPad: " ", startingAt: 0)) " + counts.joined(separator: ", "))
+        }
         out("latency ms            p50      p95      p99      max")
         for (label, p) in [
             ("start→202        ", acceptLatencyMs), ("scheduled→202    ", acceptLatencyFromScheduleMs),
-            ("202→notification ", notificationLatencyMs),
+            ("202→points       ", pointsLatencyMs), ("202→notification ", notificationLatencyMs),
         ] {
             out(
                 "  \(label)\(pad(p.p50)) \(pad(p.p95)) \(pad(p.p99)) \(pad(p.max))")

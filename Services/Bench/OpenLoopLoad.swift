@@ -14,6 +14,14 @@ struct LoadPlan: Sendable {
     var concurrency: Int
     /// A request starting this much after its scheduled time is counted as late.
     var lateAfterNanoseconds: UInt64 = 10_000_000
+    /// Attempts per request: a request that failed with a status a client should retry (no response, 408, 429,
+    /// 5xx) is sent again, with the same head and body, after a backoff growing from 0.25 s to 5 s.
+    var maxAttempts = 1
+
+    /// Whether a client should send a request again after `status` (0: no response at all).
+    static func isRetryable(_ status: Int) -> Bool {
+        status == 0 || status == 408 || status == 429 || (500...599).contains(status)
+    }
 }
 
 /// Builds request `index`: writes its body into the buffer and returns its head (called on the event loop).
@@ -30,8 +38,12 @@ struct LoadOutcome: Sendable {
     var started: [UInt64]
     /// When its response ended (0 if none).
     var finished: [UInt64]
-    /// HTTP status (0: connection failed or never sent).
+    /// HTTP status of the last attempt (0: connection failed or never sent).
     var status: [Int]
+    /// Attempts made per request (more than one when a retryable failure was retried).
+    var attempts: [Int]
+    /// Statuses of the attempts before the last one, per request (empty when the first attempt was the last).
+    var earlierStatuses: [[Int]]
     /// The response body of `2xx` responses (small JSON), for the submission id.
     var body: [String?]
     /// Requests that started more than `lateAfterNanoseconds` after they were due.
@@ -86,6 +98,8 @@ final class OpenLoopLoad: @unchecked Sendable {
         outcome = LoadOutcome(
             scheduled: [UInt64](repeating: 0, count: plan.count), started: [UInt64](repeating: 0, count: plan.count),
             finished: [UInt64](repeating: 0, count: plan.count), status: [Int](repeating: 0, count: plan.count),
+            attempts: [Int](repeating: 0, count: plan.count),
+            earlierStatuses: [[Int]](repeating: [], count: plan.count),
             body: [String?](repeating: nil, count: plan.count), lateStarts: 0, peakInFlight: 0, connectionsOpened: 0,
             timedOut: false, wallStart: 0, elapsed: 0)
     }
@@ -121,6 +135,15 @@ final class OpenLoopLoad: @unchecked Sendable {
                 idle.append(slot)
                 outcome.connectionsOpened += 1
                 if startNanoseconds > 0 { dispatch() }
+            }
+            .flatMapError { [self] error in
+                // The server is down (a restart): try again in a second while work remains.
+                if startNanoseconds > 0 && !finished {
+                    loop.scheduleTask(in: .seconds(1)) { [self] in
+                        if !finished { openConnection().whenFailure { _ in } }
+                    }
+                }
+                return loop.makeFailedFuture(error)
             }
     }
 
@@ -171,9 +194,12 @@ final class OpenLoopLoad: @unchecked Sendable {
         guard let channel = channels[slot] else { return }
         let now = NIODeadline.now().uptimeNanoseconds - startNanoseconds
         // A closed loop has no schedule: a request is due when a connection is free.
-        if plan.rate == nil { outcome.scheduled[index] = now }
-        outcome.started[index] = now
-        if now > outcome.scheduled[index] + plan.lateAfterNanoseconds { outcome.lateStarts += 1 }
+        if plan.rate == nil && outcome.attempts[index] == 0 { outcome.scheduled[index] = now }
+        if outcome.attempts[index] == 0 {
+            outcome.started[index] = now
+            if now > outcome.scheduled[index] + plan.lateAfterNanoseconds { outcome.lateStarts += 1 }
+        }
+        outcome.attempts[index] += 1
         current[slot] = index
         inFlight += 1
         outcome.peakInFlight = max(outcome.peakInFlight, inFlight)
@@ -190,7 +216,7 @@ final class OpenLoopLoad: @unchecked Sendable {
         guard let index = current.removeValue(forKey: slot) else { return }
         outcome.status[index] = status
         if (200..<300).contains(status), let body { outcome.body[index] = String(buffer: body) }
-        complete(index)
+        if !retry(index, after: status) { complete(index) }
         if channels[slot] != nil { idle.append(slot) }
         dispatch()
     }
@@ -201,11 +227,27 @@ final class OpenLoopLoad: @unchecked Sendable {
         idle.removeAll { $0 == slot }
         if let index = current.removeValue(forKey: slot) {
             outcome.status[index] = 0
-            complete(index)
+            if !retry(index, after: 0) { complete(index) }
         }
-        if !finished && outcome.connectionsOpened < plan.concurrency * 20 {
+        // No cap on reopening: a balancer with no server up answers 503 and closes each connection, so a long
+        // outage costs a connection per attempt (a cap once stalled a chaos run for good).
+        if !finished {
             openConnection().whenFailure { _ in }
         }
+    }
+
+    /// Sends request `index` again later when `status` calls for it and attempts remain; returns whether it will.
+    private func retry(_ index: Int, after status: Int) -> Bool {
+        guard !finished, LoadPlan.isRetryable(status), outcome.attempts[index] < plan.maxAttempts else { return false }
+        outcome.earlierStatuses[index].append(status)
+        inFlight -= 1
+        let backoff = min(250 * (1 << min(outcome.attempts[index] - 1, 5)), 5_000) + Int.random(in: 0...250)
+        loop.scheduleTask(in: .milliseconds(Int64(backoff))) { [self] in
+            guard !finished else { return }
+            pending.append(index)
+            dispatch()
+        }
+        return true
     }
 
     private func complete(_ index: Int) {

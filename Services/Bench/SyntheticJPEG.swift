@@ -91,11 +91,16 @@ struct SyntheticJPEG: Sendable {
         self.rows = rows
     }
 
-    /// Writes one photo: `SOI`, `APP1` Exif, `COM` with `comment`, the tables, the rows chosen by `variant`, `EOI`.
-    func write(metadata: PhotoMetadata, comment: String, variant: UInt64, into sink: inout some ByteSink) {
+    /// Writes one photo: `SOI`, `APP1` Exif (unless `exif` is false: a photo without capture data), `COM` with
+    /// `comment`, the tables, the rows chosen by `variant` (the pixels: the same variant is the same picture), `EOI`.
+    func write(
+        metadata: PhotoMetadata, comment: String, variant: UInt64, exif: Bool = true, into sink: inout some ByteSink
+    ) {
         sink.append(bytes: [0xFF, 0xD8])
-        let tiff = ExifWriter.tiff(metadata, width: Self.width, height: Self.height)
-        sink.append(bytes: Self.segment(0xE1, Array("Exif".utf8) + [0, 0] + tiff))
+        if exif {
+            let tiff = ExifWriter.tiff(metadata, width: Self.width, height: Self.height)
+            sink.append(bytes: Self.segment(0xE1, Array("Exif".utf8) + [0, 0] + tiff))
+        }
         sink.append(bytes: Self.segment(0xFE, Array(comment.utf8.prefix(60_000))))
         sink.append(bytes: header)
         var choice = SplitMix64(seed: variant)

@@ -59,8 +59,15 @@ package enum EvidenceHash {
 package struct EvidenceStoreError: Error, CustomStringConvertible {
     /// What went wrong.
     package var message: String
+    /// The `errno` of the system call that failed, when one did.
+    package var code: Int32?
     /// Creates an error.
-    package init(_ message: String) { self.message = message }
+    package init(_ message: String, code: Int32? = nil) {
+        self.message = message
+        self.code = code
+    }
+    /// Whether the store's file system is full or over quota: the upload itself is fine and may succeed later.
+    package var isOutOfSpace: Bool { code == ENOSPC || code == EDQUOT }
     /// The message.
     package var description: String { "EvidenceStoreError: \(message)" }
 }
@@ -125,7 +132,7 @@ package struct DirectoryEvidenceStore: EvidenceStore {
             guard rename(temporary, target.path) == 0 else {
                 let code = errno
                 unlink(temporary)
-                throw EvidenceStoreError("cannot move evidence \(sha256) into place (errno \(code))")
+                throw EvidenceStoreError("cannot move evidence \(sha256) into place (errno \(code))", code: code)
             }
             try FileIO.fsyncDirectory(target.deletingLastPathComponent().path)
         }
@@ -225,7 +232,8 @@ private enum FileIO {
             if mkdir(directory, 0o750) == 0 {
                 try fsyncDirectory(parent)
             } else if errno != EEXIST {
-                throw EvidenceStoreError("cannot create evidence directory (errno \(errno))")
+                let code = errno
+                throw EvidenceStoreError("cannot create evidence directory (errno \(code))", code: code)
             }
         }
     }
@@ -241,7 +249,8 @@ private enum FileIO {
         guard descriptor >= 0 else { throw EvidenceStoreError("cannot open evidence path (errno \(errno))") }
         defer { close(descriptor) }
         guard fsync(descriptor) == 0 else {
-            throw EvidenceStoreError("cannot fsync evidence path (errno \(errno))")
+            let code = errno
+            throw EvidenceStoreError("cannot fsync evidence path (errno \(code))", code: code)
         }
     }
 
@@ -249,7 +258,8 @@ private enum FileIO {
     static func writeDurably(_ bytes: ByteBuffer, to path: String) throws {
         let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o640)
         guard descriptor >= 0 else {
-            throw EvidenceStoreError("cannot create a temporary evidence file (errno \(errno))")
+            let code = errno
+            throw EvidenceStoreError("cannot create a temporary evidence file (errno \(code))", code: code)
         }
         var failure: Int32?
         bytes.withUnsafeReadableBytes { buffer in
@@ -268,7 +278,7 @@ private enum FileIO {
         close(descriptor)
         if let failure {
             unlink(path)
-            throw EvidenceStoreError("cannot write evidence (errno \(failure))")
+            throw EvidenceStoreError("cannot write evidence (errno \(failure))", code: failure)
         }
     }
 

@@ -103,6 +103,9 @@ package struct SubmissionRoutes<Store: EvidenceStore>: Sendable {
     /// `Retry-After` of a 503 for a full upload budget.
     static var uploadRetryAfterSeconds: Int { 2 }
 
+    /// `Retry-After` of a 503 for a full evidence store.
+    static var evidenceFullRetryAfterSeconds: Int { 30 }
+
     /// `POST /v1/submissions` once the upload's memory is reserved: parse, check, store the photos durably, then
     /// one statement to PostgreSQL, and the answer from what is in hand.
     private func createReserved(_ request: Request, identity: Identity, key: String) async throws -> Response {
@@ -156,7 +159,15 @@ package struct SubmissionRoutes<Store: EvidenceStore>: Sendable {
         // existing photo only gets its time refreshed); photos of a request refused below (a reused key) stay as
         // orphans until collected.
         for upload in uploads {
-            try await evidenceStore.store(upload.bytes, sha256: upload.sha256)
+            do {
+                try await evidenceStore.store(upload.bytes, sha256: upload.sha256)
+            } catch let error as EvidenceStoreError where error.isOutOfSpace {
+                // A full disk is an outage to wait out, like the database being down: 503 and a retry.
+                logger.error("Penyimpanan bukti penuh", metadata: ["error": "\(error)"])
+                throw ProblemDetails.serviceUnavailable(
+                    "Penyimpanan bukti sedang penuh; coba lagi nanti. The evidence store is full; please retry later.",
+                    retryAfterSeconds: Self.evidenceFullRetryAfterSeconds)
+            }
         }
         let outcome = try await submissions.create(
             draft,
