@@ -47,7 +47,7 @@ import Testing
                 }
                 let prepared = try await connection.query(
                     """
-                    SELECT count(*) AS c, sum(generic_plans) AS g, sum(custom_plans) AS p FROM pg_prepared_statements
+                    SELECT count(*) AS c, sum(generic_plans)::int8 AS g, sum(custom_plans)::int8 AS p FROM pg_prepared_statements
                     WHERE statement LIKE '%marker-pipeline'
                     """
                 )[0]
