@@ -7,7 +7,9 @@ import Synchronization
 ///
 /// `run()` owns the connection thread (see `AMQPPump`): it connects, declares `topology` if given, sets
 /// `basic.qos(prefetch)` and subscribes with manual acknowledgements. The handler receives whatever is already
-/// buffered, up to `maxBatch` deliveries (it never waits for a batch to fill), and returns one
+/// buffered, up to `maxBatch` deliveries; when the buffer was empty, the first delivery to arrive is held for
+/// `linger` (a few milliseconds) so that those arriving right behind it join its batch (one transaction instead
+/// of one per delivery; it never waits for a batch to fill), and returns one
 /// `DeliveryDisposition` per delivery, which the pump applies. After a broker-initiated `basic.cancel` (queue
 /// deleted, `rabbitmqctl`, node failure) or a channel error it resubscribes; after a connection loss it
 /// reconnects with backoff (1→30 s), re-declares and re-consumes. Deliveries from a connection or channel that
@@ -20,6 +22,7 @@ package final class Consumer: Service, Sendable {
     private let topology: Topology?
     private let prefetch: Int
     private let maxBatch: Int
+    private let linger: Duration
     private let logger: Logger
     private let handler: @Sendable ([Delivery]) async -> [DeliveryDisposition]
     private let pump: AMQPPump<ConsumerEngine.Command>
@@ -33,6 +36,7 @@ package final class Consumer: Service, Sendable {
         topology: Topology?,
         prefetch: Int = 500,
         maxBatch: Int = 200,
+        linger: Duration = .milliseconds(5),
         logger: Logger,
         handler: @escaping @Sendable ([Delivery]) async -> [DeliveryDisposition]
     ) {
@@ -41,6 +45,7 @@ package final class Consumer: Service, Sendable {
         self.topology = topology
         self.prefetch = max(1, prefetch)
         self.maxBatch = max(1, maxBatch)
+        self.linger = max(.zero, linger)
         self.logger = logger
         self.handler = handler
         pump = AMQPPump(configuration: configuration, logger: logger)
@@ -83,7 +88,7 @@ package final class Consumer: Service, Sendable {
     }
 
     private func consumeLoop() async {
-        while let items = await buffer.next(max: maxBatch) {
+        while let items = await buffer.next(max: maxBatch, linger: linger) {
             let deliveries = items.map(\.delivery)
             var dispositions = await handler(deliveries)
             if dispositions.count != deliveries.count {
@@ -146,8 +151,10 @@ final class DeliveryBuffer: Sendable {
         waiter?.resume()
     }
 
-    /// Waits for at least one delivery and returns up to `max` of those buffered; nil once closed.
-    func next(max: Int) async -> [Item]? {
+    /// Waits for at least one delivery and returns up to `max` of those buffered; nil once closed. When the buffer
+    /// was empty, waits `linger` more after the first delivery arrives.
+    func next(max: Int, linger: Duration = .zero) async -> [Item]? {
+        var waited = false
         while true {
             let taken = state.withLock { state -> [Item]?? in
                 if state.closed { return .some(nil) }
@@ -164,6 +171,11 @@ final class DeliveryBuffer: Sendable {
                     return false
                 }
                 if ready { continuation.resume() }
+            }
+            if !waited, linger > .zero {
+                // The buffer was empty: let the deliveries right behind this one join its batch.
+                waited = true
+                try? await Task.sleep(for: linger)
             }
         }
     }

@@ -13,7 +13,8 @@ extension DatabaseConnection {
         if queries.isEmpty { return [] }
         let statements = try queries.map { PipelineStatement(sql: $0.sql, binds: try EncodedBinds($0.binds)) }
         return try await perform(cancellable: true) { connection, token in
-            try self.runPipeline(statements, connection: connection, token: token)
+            self.refreshPlansIfDue(connection)
+            return try self.runPipeline(statements, connection: connection, token: token)
         }
     }
 
@@ -45,33 +46,37 @@ extension DatabaseConnection {
         defer {
             if PQpipelineStatus(connection) != PQ_PIPELINE_OFF { _ = PQexitPipelineMode(connection) }
         }
-        // A run of identical statements (same SQL and parameter types, the usual batch) is parsed once into the
-        // unnamed prepared statement and then only bound and executed, like pgbench -M prepared, but without
-        // leaving any named statement behind in the session.
+        // Each statement runs as a named prepared statement of this session, prepared (inside the pipeline) the
+        // first time its text and parameter types are seen, like ``query(_:)``: the server parses it once per
+        // session and, with `plan_cache_mode = force_generic_plan`, plans it once. Beyond the session's limit of
+        // prepared statements the rest run with `PQsendQueryParams`.
         var sent = 0
         var sendError: DatabaseError?
         var expected: [PipelineReply] = []
         expected.reserveCapacity(statements.count + 1)
+        // Names prepared by this pipeline: cached once their prepare succeeded.
+        var preparing: [PreparedKey: String] = [:]
         for (index, statement) in statements.enumerated() {
-            let previous = index > 0 ? statements[index - 1] : nil
-            let next = index + 1 < statements.count ? statements[index + 1] : nil
-            let continuesRun =
-                previous.map { $0.sql == statement.sql && $0.binds.types == statement.binds.types } ?? false
-            let startsRun =
-                !continuesRun
-                && (next.map { $0.sql == statement.sql && $0.binds.types == statement.binds.types } ?? false)
+            let key = PreparedKey(sql: statement.sql, types: statement.binds.types)
+            var name = prepared[key] ?? preparing[key]
             var accepted: Int32 = 1
-            if startsRun {
+            if name == nil, prepared.count + preparing.count < Self.preparedStatementLimit {
+                preparedCount += 1
+                let fresh = "asnreward_\(preparedCount)"
                 accepted = statement.binds.types.withUnsafeBufferPointer { types in
-                    PQsendPrepare(connection, "", statement.sql, Int32(types.count), types.baseAddress)
+                    PQsendPrepare(connection, fresh, statement.sql, Int32(types.count), types.baseAddress)
                 }
-                if accepted == 1 { expected.append(.prepare(index)) }
+                if accepted == 1 {
+                    expected.append(.prepare(index, key: key, name: fresh))
+                    preparing[key] = fresh
+                    name = fresh
+                }
             }
             if accepted == 1 {
                 accepted = statement.binds.withCArrays { values, lengths, formats, types in
-                    if startsRun || continuesRun {
+                    if let name {
                         return PQsendQueryPrepared(
-                            connection, "", Int32(statement.binds.count), values, lengths, formats, 1)
+                            connection, name, Int32(statement.binds.count), values, lengths, formats, 1)
                     }
                     return PQsendQueryParams(
                         connection, statement.sql, Int32(statement.binds.count), types, values, lengths, formats, 1)
@@ -81,7 +86,7 @@ extension DatabaseConnection {
                 sendError = makeError(nil, connection: connection, token: token)
                 break
             }
-            expected.append(.query(index))
+            expected.append(.query(index, key: name == nil ? nil : key))
             sent += 1
         }
         guard PQpipelineSync(connection) == 1 else {
@@ -96,19 +101,26 @@ extension DatabaseConnection {
             var sawResult = false
             let index: Int
             switch reply {
-            case .prepare(let query), .query(let query): index = query
+            case .prepare(let query, _, _), .query(let query, _): index = query
             }
             while let result = PQgetResult(connection) {
                 sawResult = true
                 defer { PQclear(result) }
                 switch PQresultStatus(result) {
                 case PGRES_TUPLES_OK, PGRES_COMMAND_OK, PGRES_EMPTY_QUERY:
-                    if case .query = reply { results.append(QueryResult(copying: result)) }
+                    switch reply {
+                    case .query: results.append(QueryResult(copying: result))
+                    case .prepare(_, let key, let name): prepared[key] = name
+                    }
                 case PGRES_PIPELINE_ABORTED:
                     break  // skipped because an earlier query failed
                 default:
+                    var error = makeError(result, connection: connection, token: token)
+                    if case .query(_, let key?) = reply, error.sqlState == "0A000" || error.sqlState == "26000" {
+                        // The schema changed under a cached plan, or the statement is gone: prepare afresh.
+                        prepared[key] = nil
+                    }
                     if firstError == nil {
-                        var error = makeError(result, connection: connection, token: token)
                         error.queryIndex = index
                         firstError = error
                     }
@@ -222,8 +234,10 @@ extension DatabaseConnection {
 
 /// What the server answers, in order: a prepare of the unnamed statement before query `n`, or query `n`.
 private enum PipelineReply {
-    case prepare(Int)
-    case query(Int)
+    /// The prepare of statement `index` under `name`.
+    case prepare(Int, key: DatabaseConnection.PreparedKey, name: String)
+    /// Statement `index`, run as the prepared statement `key` (`nil`: unnamed, with `PQsendQueryParams`).
+    case query(Int, key: DatabaseConnection.PreparedKey?)
 }
 
 /// One statement of a pipeline with its encoded binds.

@@ -16,7 +16,7 @@ package enum MessagingSchema {
     package static let outboxChannel = "outbox"
 
     /// `outbox`, `inbox` and `outboxLease`, in the order they must be applied.
-    package static let migrations: [Migration] = [outbox, inbox, outboxLease]
+    package static let migrations: [Migration] = [outbox, inbox, outboxLease, inboxWithoutTimeIndex]
 
     /// The outbox: Debezium's outbox columns plus the CloudEvents attributes needed to republish an event exactly.
     ///
@@ -103,5 +103,13 @@ package enum MessagingSchema {
 
             CREATE INDEX inbox_received_at ON inbox (received_at);
             """
+    )
+
+    /// Drops `inbox_received_at`: every consumed message paid an index insert for a pruning query that nothing
+    /// runs (an operator pruning old inbox rows, rarely, can afford a sequential scan). The primary key, which the
+    /// de-duplication needs, stays.
+    package static let inboxWithoutTimeIndex = Migration(
+        name: "0004_messaging_inbox_without_time_index",
+        sql: "DROP INDEX IF EXISTS inbox_received_at;"
     )
 }

@@ -141,7 +141,7 @@ package final class OutboxRelay: Service, Sendable {
         retention: Duration = .seconds(7 * 24 * 3600),
         concurrentBatches: Int = 2,
         lease: Duration = .seconds(60),
-        coalescing: Duration = .milliseconds(3),
+        coalescing: Duration = .milliseconds(10),
         logger: Logger
     ) {
         self.pool = pool

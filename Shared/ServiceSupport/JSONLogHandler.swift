@@ -47,16 +47,16 @@ package struct JSONLogHandler: LogHandler {
         merged.merge(metadata) { _, new in new }
         if let extra = event.metadata { merged.merge(extra) { _, new in new } }
 
-        var object: [String: Any] = [
-            "ts": Self.timestamp(Date()),
-            "level": event.level.rawValue,
-            "service": service,
-            "message": Self.redactingURLPasswords(event.message.description),
-            "source": event.source,
+        var object: [String: LogJSON] = [
+            "ts": .string(Self.timestamp(Date())),
+            "level": .string(event.level.rawValue),
+            "service": .string(service),
+            "message": .string(Self.redactingURLPasswords(event.message.description)),
+            "source": .string(event.source),
         ]
-        if label != service { object["logger"] = label }
-        if !merged.isEmpty { object["metadata"] = Self.redacted(merged) }
-        if let error = event.error { object["error"] = Self.redactingURLPasswords(String(describing: error)) }
+        if label != service { object["logger"] = .string(label) }
+        if !merged.isEmpty { object["metadata"] = Self.redactedJSON(merged) }
+        if let error = event.error { object["error"] = .string(Self.redactingURLPasswords(String(describing: error))) }
         output.write(Self.line(object))
     }
 
@@ -85,6 +85,24 @@ package struct JSONLogHandler: LogHandler {
     }
 
     /// One metadata value as a JSON-ready value.
+    /// ``redacted(_:)`` as a value of the line writer.
+    static func redactedJSON(_ metadata: Logger.Metadata) -> LogJSON {
+        var result: [String: LogJSON] = [:]
+        for (key, value) in metadata {
+            result[key] = isSecretKey(key) ? .string(redactedValue) : logJSON(value)
+        }
+        return .object(result)
+    }
+
+    private static func logJSON(_ value: Logger.Metadata.Value) -> LogJSON {
+        switch value {
+        case .string(let text): return .string(redactingURLPasswords(text))
+        case .stringConvertible(let convertible): return .string(redactingURLPasswords(convertible.description))
+        case .dictionary(let dictionary): return redactedJSON(dictionary)
+        case .array(let array): return .array(array.map(logJSON))
+        }
+    }
+
     private static func jsonValue(_ value: Logger.Metadata.Value) -> Any {
         switch value {
         case .string(let text): return redactingURLPasswords(text)
@@ -117,20 +135,103 @@ package struct JSONLogHandler: LogHandler {
 
     /// RFC 3339 UTC time with milliseconds.
     package static func timestamp(_ date: Date) -> String {
-        date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+        // By hand (UTC, milliseconds): Foundation's ISO 8601 formatting was a visible share of each log line.
+        let interval = date.timeIntervalSince1970
+        var seconds = time_t(interval.rounded(.down))
+        let millis = min(999, max(0, Int((interval - Double(seconds)) * 1000)))
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        var text = ""
+        text.reserveCapacity(24)
+        func append(_ value: Int, width: Int) {
+            let digits = String(value)
+            if digits.utf8.count < width { text += String(repeating: "0", count: width - digits.utf8.count) }
+            text += digits
+        }
+        append(Int(parts.tm_year) + 1900, width: 4)
+        text += "-"
+        append(Int(parts.tm_mon) + 1, width: 2)
+        text += "-"
+        append(Int(parts.tm_mday), width: 2)
+        text += "T"
+        append(Int(parts.tm_hour), width: 2)
+        text += ":"
+        append(Int(parts.tm_min), width: 2)
+        text += ":"
+        append(Int(parts.tm_sec), width: 2)
+        text += "."
+        append(millis, width: 3)
+        text += "Z"
+        return text
     }
 
-    /// Serialises a line; falls back to a minimal line if a value cannot be encoded.
-    private static func line(_ object: [String: Any]) -> String {
-        let options: JSONSerialization.WritingOptions = [.sortedKeys, .withoutEscapingSlashes]
-        if let data = try? JSONSerialization.data(withJSONObject: object, options: options) {
-            return String(decoding: data, as: UTF8.self)
-        }
-        return #"{"level":"error","message":"log line could not be encoded"}"#
+    /// One line of JSON: keys sorted, slashes not escaped (what `JSONSerialization` with `.sortedKeys` and
+    /// `.withoutEscapingSlashes` wrote, without its cost).
+    private static func line(_ object: [String: LogJSON]) -> String {
+        var text = ""
+        text.reserveCapacity(256)
+        LogJSON.object(object).write(to: &text)
+        return text
     }
 }
 
-/// Destination of log lines: stdout, or a closure (tests).
+/// A value of a log line.
+package enum LogJSON: Sendable {
+    case string(String)
+    case object([String: LogJSON])
+    case array([LogJSON])
+
+    /// Appends the value as JSON (RFC 8259: `"`, `\` and control characters escaped, keys sorted).
+    func write(to text: inout String) {
+        switch self {
+        case .string(let value):
+            Self.writeString(value, to: &text)
+        case .object(let members):
+            text += "{"
+            var first = true
+            for key in members.keys.sorted() {
+                if !first { text += "," }
+                first = false
+                Self.writeString(key, to: &text)
+                text += ":"
+                members[key]!.write(to: &text)
+            }
+            text += "}"
+        case .array(let items):
+            text += "["
+            for (index, item) in items.enumerated() {
+                if index > 0 { text += "," }
+                item.write(to: &text)
+            }
+            text += "]"
+        }
+    }
+
+    private static func writeString(_ value: String, to text: inout String) {
+        text += "\""
+        let needsEscaping = value.utf8.contains { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }
+        guard needsEscaping else {
+            text += value
+            text += "\""
+            return
+        }
+        for scalar in value.unicodeScalars {
+            switch scalar {
+            case "\"": text += "\\\""
+            case "\\": text += "\\\\"
+            case "\n": text += "\\n"
+            case "\r": text += "\\r"
+            case "\t": text += "\\t"
+            case _ where scalar.value < 0x20:
+                let hex = String(scalar.value, radix: 16)
+                text += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: text.unicodeScalars.append(scalar)
+            }
+        }
+        text += "\""
+    }
+}
+
 package struct LogOutput: Sendable {
     /// Writes one line (without the trailing newline).
     package let write: @Sendable (String) -> Void

@@ -320,10 +320,14 @@ private struct Parser {
         var index = from
         let count = body.count
         let first = delimiter[0]
+        guard let base = body.baseAddress else { return nil }
         while index + 2 + delimiter.count <= count {
-            if body[index] == Self.cr, body[index + 1] == Self.lf, body[index + 2] == first,
-                matchesDelimiter(at: index + 2)
-            {
+            // memchr to the next CR: a photo has one in about 256 bytes, and this loop was 3 % of intake's CPU
+            // when it looked at every byte.
+            guard let found = memchr(base + index, Int32(Self.cr), count - index) else { return nil }
+            index = base.distance(to: UnsafeRawPointer(found))
+            guard index + 2 + delimiter.count <= count else { return nil }
+            if body[index + 1] == Self.lf, body[index + 2] == first, matchesDelimiter(at: index + 2) {
                 return index + 2
             }
             index += 1

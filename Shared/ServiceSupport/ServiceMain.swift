@@ -11,6 +11,7 @@ package enum ServiceMain {
         _ serviceName: String,
         _ body: @Sendable (ServiceConfiguration, Logger) async throws -> Void
     ) async -> Never {
+        limitMallocArenas()
         let configuration: ServiceConfiguration
         do {
             configuration = try ServiceConfiguration.fromEnvironment(serviceName: serviceName)
@@ -30,4 +31,25 @@ package enum ServiceMain {
             exit(1)
         }
     }
+
+    /// Caps glibc's malloc arenas at two, unless `MALLOC_ARENA_MAX` is set (glibc then reads it itself).
+    ///
+    /// glibc gives each thread that meets a locked arena a new one, up to eight per core, and each keeps its own
+    /// free memory: with the threads of NIO, libdispatch (one queue per database connection), the thread pool and
+    /// the AMQP pumps, a service's resident memory grew with the arenas rather than with its work. Two arenas suit
+    /// the two cores the services are sized for.
+    static func limitMallocArenas() {
+        #if os(Linux)
+            guard ProcessInfo.processInfo.environment["MALLOC_ARENA_MAX"] == nil else { return }
+            _ = glibcMallopt(glibcArenaMax, 2)
+        #endif
+    }
 }
+
+#if os(Linux)
+    /// glibc's `mallopt(3)` (declared in `<malloc.h>`, which the Glibc module does not export).
+    @_silgen_name("mallopt")
+    private func glibcMallopt(_ parameter: Int32, _ value: Int32) -> Int32
+    /// `M_ARENA_MAX` of `<malloc.h>`.
+    private let glibcArenaMax: Int32 = -8
+#endif

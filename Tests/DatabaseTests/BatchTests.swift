@@ -32,6 +32,36 @@ import Testing
         }
     }
 
+    @Test func pipelineStatementsArePreparedOncePerConnectionAndPlannedGenerically() async throws {
+        try await withTestDatabase { pool in
+            try await pool.withConnection { connection in
+                try await connection.execute(unsafeSQL: Self.schema)
+                for round in 0..<3 {
+                    let results = try await connection.pipeline([
+                        "BEGIN",
+                        "INSERT INTO items (id, name) VALUES (\(round * 2), \("a")) -- marker-pipeline",
+                        "INSERT INTO items (id, name) VALUES (\(round * 2 + 1), \("b")) -- marker-pipeline",
+                        "COMMIT",
+                    ])
+                    #expect(results.count == 4)
+                }
+                let prepared = try await connection.query(
+                    """
+                    SELECT count(*) AS c, sum(generic_plans)::int8 AS g, sum(custom_plans)::int8 AS p FROM pg_prepared_statements
+                    WHERE statement LIKE '%marker-pipeline'
+                    """
+                )[0]
+                #expect(try prepared.decode("c", as: Int.self) == 1, "one prepared statement for six executions")
+                #expect(try prepared.decode("g", as: Int.self) == 6, "planned once, generically")
+                #expect(try prepared.decode("p", as: Int.self) == 0)
+                #expect(
+                    try await connection.query("SELECT current_setting('plan_cache_mode') AS m")[0]
+                        .decode("m", as: String.self) == "force_generic_plan")
+            }
+            #expect(try await itemCount(pool) == 6)
+        }
+    }
+
     @Test func pipelineErrorAbortsTheRestAndCommitsNothingOutsideATransaction() async throws {
         try await withTestDatabase { pool in
             try await pool.withConnection { connection in

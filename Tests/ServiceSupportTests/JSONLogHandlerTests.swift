@@ -67,4 +67,27 @@ struct JSONLogHandlerTests {
         #expect(metadata["url"] as? String == "amqp://user:***@broker/vhost")
         #expect(json["message"] as? String == "login postgresql://intake:***@db:5432/intake")
     }
+
+    @Test("quotes, backslashes, control characters and non-ASCII survive; nested metadata keeps its shape")
+    func escaping() throws {
+        let capture = LogCapture()
+        let logger = logger(capture)
+        let tricky = "kata \"kutip\" \\ garis\nbaru\ttab \u{1} é 😀 /v1/submissions"
+        logger.error(
+            "\(tricky)",
+            metadata: ["value": "\(tricky)", "list": ["a", "b\"c"], "nested": ["inner": ["deep": "x"]]])
+        let line = try #require(capture.lines.first)
+        #expect(!line.contains("\n"))
+        #expect(line.contains("/v1/submissions"), "slashes are not escaped")
+        let json = try object(line)
+        #expect(json["message"] as? String == tricky)
+        let metadata = try #require(json["metadata"] as? [String: Any])
+        #expect(metadata["value"] as? String == tricky)
+        #expect(metadata["list"] as? [String] == ["a", "b\"c"])
+        #expect(((metadata["nested"] as? [String: Any])?["inner"] as? [String: Any])?["deep"] as? String == "x")
+        // Keys are sorted, as before.
+        let keys = ["\"level\"", "\"logger\"", "\"message\"", "\"metadata\"", "\"service\"", "\"source\"", "\"ts\""]
+        let positions = keys.compactMap { line.range(of: $0)?.lowerBound }
+        #expect(positions.count == keys.count && positions == positions.sorted())
+    }
 }
