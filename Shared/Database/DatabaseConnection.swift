@@ -399,7 +399,7 @@ final class CancelHandle: @unchecked Sendable {
 /// deadline watchdog, `start`/`finish` from the connection's queue.
 ///
 /// Neither `cancel()` nor `expire()` ever blocks its caller: the cancel request (`PQcancel`, which connects to the
-/// server and waits for it) runs on a utility queue, so a frozen server cannot occupy a cooperative thread; the
+/// server and waits for it) runs on a thread of its own, so a frozen server cannot occupy a cooperative thread; the
 /// deadline shuts the socket down (`shutdown(2)`, the descriptor stays open until libpq closes it), which makes
 /// the blocked libpq call on the connection's queue return with a broken connection. Both act only while the
 /// operation runs, under the lock, so the socket cannot be closed underneath them.
@@ -413,8 +413,6 @@ final class CancelToken: Sendable {
         var socket: Int32 = -1
     }
     private let state = Mutex(State())
-    /// Where cancel requests are sent from: never the cooperative pool, never the connection's own queue.
-    private static let cancelQueue = DispatchQueue(label: "asnreward.database.cancel", attributes: .concurrent)
 
     /// Marks the operation running on `socket`; false if it was cancelled before it started.
     func start(cancelHandle: CancelHandle?, socket: Int32) -> Bool {
@@ -447,7 +445,10 @@ final class CancelToken: Sendable {
             guard state.phase != .finished else { return }
             state.cancelled = true
             if state.phase == .running, let handle = state.cancelHandle {
-                Self.cancelQueue.async { handle.send() }
+                // A thread of its own: `PQcancel` blocks until the server answers, and a frozen server (another
+                // pool's, in tests) held the few threads a global concurrent queue gets on two cores, so a cancel
+                // here waited behind it (seen: a cancelled 30 s statement ran to its end under the full suite).
+                Thread.detachNewThread { handle.send() }
             }
         }
     }
