@@ -81,7 +81,10 @@ package struct IntakeService {
             logger: logger,
             routes: routes.collection,
             services: services,
-            readinessChecks: backbone.readinessChecks
+            // Uploads need only the database and the evidence store: while the broker is down, accepted
+            // submissions wait in the outbox, so intake stays ready (the broker's state is still reported).
+            readinessChecks: backbone.readinessChecks.filter { $0.key != "broker" },
+            advisoryChecks: backbone.readinessChecks.filter { $0.key == "broker" }
         )
     }
 
@@ -133,7 +136,8 @@ package func intakeApp(
     logger: Logger,
     routes: RouteCollection<AuthenticatedRequestContext>,
     services: [any Service] = [],
-    readinessChecks: [String: @Sendable () async -> Bool] = [:]
+    readinessChecks: [String: @Sendable () async -> Bool] = [:],
+    advisoryChecks: [String: @Sendable () async -> Bool] = [:]
 ) throws -> ServiceApp {
     ServiceApp(
         configuration: configuration,
@@ -141,6 +145,7 @@ package func intakeApp(
         routes: routes,
         services: services,
         readinessChecks: readinessChecks,
+        advisoryChecks: advisoryChecks,
         openAPIDocument: try intakeResources.openAPIDocument(),
         publicDirectory: intakeResources.publicDirectory
     )

@@ -10,12 +10,20 @@ import Synchronization
 package struct HealthRoutes: Sendable {
     /// Named readiness checks, e.g. `["database": pool.ping, "broker": publisher.isConnected]`.
     package let readinessChecks: [String: @Sendable () async -> Bool]
+    /// Checks reported beside them that do not make the service unready: intake's broker, because its outbox keeps
+    /// accepted submissions until the broker is back, so a balancer should keep sending uploads to it.
+    package let advisoryChecks: [String: @Sendable () async -> Bool]
     /// Longest time one check may take.
     package let timeout: Duration
 
     /// Creates the routes.
-    package init(readinessChecks: [String: @Sendable () async -> Bool], timeout: Duration = .seconds(2)) {
+    package init(
+        readinessChecks: [String: @Sendable () async -> Bool],
+        advisoryChecks: [String: @Sendable () async -> Bool] = [:],
+        timeout: Duration = .seconds(2)
+    ) {
         self.readinessChecks = readinessChecks
+        self.advisoryChecks = advisoryChecks
         self.timeout = timeout
     }
 
@@ -41,15 +49,18 @@ package struct HealthRoutes: Sendable {
     /// Runs every check and collects the report.
     package func report() async -> Report {
         let timeout = self.timeout
+        let required = Set(readinessChecks.keys)
+        let checks = readinessChecks.merging(advisoryChecks) { required, _ in required }
         let results = await withTaskGroup(of: (String, Bool).self) { group in
-            for (name, check) in readinessChecks {
+            for (name, check) in checks {
                 group.addTask { (name, await Self.run(check, timeout: timeout)) }
             }
             var results: [String: String] = [:]
             for await (name, up) in group { results[name] = up ? "up" : "down" }
             return results
         }
-        return Report(status: results.values.allSatisfy { $0 == "up" } ? "up" : "down", checks: results)
+        let ready = results.allSatisfy { name, result in result == "up" || !required.contains(name) }
+        return Report(status: ready ? "up" : "down", checks: results)
     }
 
     /// Runs `check` but answers `false` after `timeout` even if the check never returns.

@@ -39,6 +39,8 @@ package struct ServiceApp {
     package var services: [any Service]
     /// Named readiness checks for `/health/ready`.
     package var readinessChecks: [String: @Sendable () async -> Bool]
+    /// Checks `/health/ready` reports without making the service unready (see ``HealthRoutes/advisoryChecks``).
+    package var advisoryChecks: [String: @Sendable () async -> Bool]
     /// The OpenAPI 3.1 document served at `/openapi.yaml`.
     package var openAPIDocument: String
     /// Directory of static web pages served at `/`, if any.
@@ -57,6 +59,7 @@ package struct ServiceApp {
         routes: RouteCollection<AuthenticatedRequestContext>,
         services: [any Service] = [],
         readinessChecks: [String: @Sendable () async -> Bool] = [:],
+        advisoryChecks: [String: @Sendable () async -> Bool] = [:],
         openAPIDocument: String,
         publicDirectory: URL? = nil,
         metricsRegistry: PrometheusCollectorRegistry = PrometheusMetricsFactory.defaultRegistry,
@@ -68,6 +71,7 @@ package struct ServiceApp {
         self.routes = routes
         self.services = services
         self.readinessChecks = readinessChecks
+        self.advisoryChecks = advisoryChecks
         self.openAPIDocument = openAPIDocument
         self.publicDirectory = publicDirectory
         self.metricsRegistry = metricsRegistry
@@ -102,7 +106,7 @@ package struct ServiceApp {
             )
         }
 
-        HealthRoutes(readinessChecks: readinessChecks).add(to: router)
+        HealthRoutes(readinessChecks: readinessChecks, advisoryChecks: advisoryChecks).add(to: router)
         let registry = metricsRegistry
         router.get("/metrics") { _, _ in
             var headers = HTTPFields()

@@ -41,6 +41,17 @@ struct HealthMetricsTests {
         }
     }
 
+    @Test("an advisory check is reported but does not make the service unready (intake's broker)")
+    func advisoryCheck() async throws {
+        let routes = HealthRoutes(
+            readinessChecks: ["database": { true }], advisoryChecks: ["broker": { false }])
+        let report = await routes.report()
+        #expect(report.status == "up")
+        #expect(report.checks == ["database": "up", "broker": "down"])
+        let failing = HealthRoutes(readinessChecks: ["database": { false }], advisoryChecks: ["broker": { true }])
+        #expect(await failing.report().status == "down")
+    }
+
     @Test("a hanging check counts as down after the timeout")
     func readyTimeout() async throws {
         let routes = HealthRoutes(
