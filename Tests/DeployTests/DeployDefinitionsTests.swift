@@ -94,6 +94,15 @@ import Testing
         for queue in queues.sorted() {
             #expect(try !matches(dashboard.read, queue), "dashboard must not read \(queue)")
         }
+        // Topic permissions: the dashboard binds only the public score events.
+        let topics = try #require(definitions.topicPermission(user: "dashboard", exchange: "asnreward.events"))
+        for key in ["points.awarded", "ranking.published", "award.granted"] {
+            #expect(try matches(topics.read, key), "dashboard may bind \(key)")
+        }
+        for key in ["sanction.imposed", "penalty.applied", "submission.received", "asn.enrolled", "#", "*.imposed"] {
+            #expect(try !matches(topics.read, key), "dashboard must not bind \(key)")
+        }
+        #expect(try !matches(topics.write, "points.awarded"))
     }
 
     /// Whether RabbitMQ's permission `regex` (an unanchored match, as the broker applies it) matches `name`.
@@ -344,6 +353,16 @@ struct Definitions {
             Permission(
                 user: user, configure: $0["configure"] as? String ?? "", write: $0["write"] as? String ?? "",
                 read: $0["read"] as? String ?? "")
+        }
+    }
+
+    /// The topic permission of `user` on `exchange` (vhost `/`), its `read` and `write` patterns as a `Permission`.
+    func topicPermission(user: String, exchange: String) -> Permission? {
+        list("topic_permissions").first {
+            $0["user"] as? String == user && $0["vhost"] as? String == "/" && $0["exchange"] as? String == exchange
+        }.map {
+            Permission(
+                user: user, configure: "", write: $0["write"] as? String ?? "", read: $0["read"] as? String ?? "")
         }
     }
 

@@ -83,6 +83,50 @@ struct DashboardAccessTests {
         }
     }
 
+    @Test(
+        "The dashboard user binds only the public score events: no sanctions, penalties, submissions, roster or wildcard"
+    )
+    func dashboardBindsOnlyPublicEvents() async throws {
+        let admin = AMQPAdmin(
+            configuration: try AMQPConfiguration(
+                url: try DevEnvironment.value("AMQP_URL_ADMIN"), connectionName: "test-admin"))
+        try await admin.declare(Topology(queues: []))
+        let dashboard = AMQPAdmin(
+            configuration: try AMQPConfiguration(
+                url: try DevEnvironment.value("AMQP_URL_DASHBOARD"), connectionName: "test-dashboard-topics"))
+        let suffix = UUID().uuidString.prefix(8).lowercased()
+        var declared: [String] = []
+        defer {
+            let names = declared
+            Task { try? await admin.deleteQueues(names) }
+        }
+        let refused = [
+            SanctionImposed.eventName, PenaltyApplied.eventName, SubmissionReceived.eventName, ASNEnrolled.eventName,
+            ASNUpdated.eventName, "#", "*.imposed", "points.#",
+        ]
+        for (index, key) in refused.enumerated() {
+            let queue = "dashboard.probe-\(suffix)-\(index)"
+            declared.append(queue)
+            await #expect(throws: MessagingError.self, "binding \(key) must be refused") {
+                try await dashboard.declare(
+                    Topology(queues: [QueueSpec(name: queue, bindings: [key], kind: .transient)], ownsExchanges: false))
+            }
+        }
+        let allowed = "dashboard.probe-\(suffix)-public"
+        declared.append(allowed)
+        try await dashboard.declare(
+            Topology(
+                queues: [
+                    QueueSpec(
+                        name: allowed,
+                        bindings: [
+                            PointsAwarded.eventName, PointsReversed.eventName, RankingPublished.eventName,
+                            AwardGranted.eventName, CommitmentEvaluated.eventName,
+                        ], kind: .transient)
+                ], ownsExchanges: false))
+        try await admin.deleteQueues(declared)
+    }
+
     actor Received {
         var deliveries: [Delivery] = []
         func add(_ batch: [Delivery]) { deliveries += batch }
