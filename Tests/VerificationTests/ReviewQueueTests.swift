@@ -52,7 +52,9 @@ struct ReviewQueueTests {
         try await VF.withDatabase { pool in
             try await VF.seed(pool)
             let submission = try await Self.queued(pool)
-            try await VF.withApp(pool, lease: .seconds(4)) { client in
+            // Long enough that the second claim below lands inside the lease on a loaded machine (4 s expired
+            // before it under the full suite), short enough to wait out.
+            try await VF.withApp(pool, lease: .seconds(12)) { client in
                 let claimed = try await Self.claim(client, VF.ani)
                 #expect(claimed.status == .ok)
                 let id = try Self.reviewId(claimed)
@@ -62,7 +64,7 @@ struct ReviewQueueTests {
                 #expect(((detail["checks"] as? [[String: Any]]) ?? []).count == 9)
                 #expect(try await Self.claim(client, VF.dedi).status == .noContent)
 
-                let open = await eventually {
+                let open = await eventually(timeout: .seconds(60)) {
                     let list = try? await client.execute(
                         uri: "/v1/reviews?state=open", method: .get, headers: VF.headers(try await VF.token(VF.dedi)))
                     return ((try? VF.json(list!)["items"]) as? [Any])?.count == 1
