@@ -20,55 +20,12 @@ import TestSupport
 /// - `GET /v1/periods/2026-Q1/export.csv` and `.json` on the closed quarter (the frozen rows).
 /// Prints p50/max in milliseconds and the bytes, then stops the service and drops the database.
 package func runScoringExportBench(arguments: [String]) async throws {
-    var asnCount = 20_000
-    var perASN = 55
-    var requests = 10
-    var iterator = arguments.makeIterator()
-    while let argument = iterator.next() {
-        switch argument {
-        case "--asn": asnCount = iterator.next().flatMap(Int.init) ?? asnCount
-        case "--entries-per-asn": perASN = iterator.next().flatMap(Int.init) ?? perASN
-        case "--requests": requests = iterator.next().flatMap(Int.init) ?? requests
-        default:
-            print("usage: asnreward-bench scoring-export [--asn N] [--entries-per-asn N] [--requests N]")
-            return
-        }
-    }
-    var logger = Logger(label: "asnreward.bench.export")
-    logger.logLevel = .warning
-    let adminURL = try DatabaseBench.adminURL()
-    let database = "asnreward_bench_export_\(ProcessInfo.processInfo.processIdentifier)"
-    let url = DatabaseBench.url(adminURL, database: database)
-    let admin = try await DatabaseConnection.connect(
-        configuration: DatabaseConfiguration(url: adminURL), logger: logger)
-    try await admin.execute(unsafeSQL: "DROP DATABASE IF EXISTS \(database) WITH (FORCE)")
-    try await admin.execute(unsafeSQL: "CREATE DATABASE \(database)")
-    let exchange = "bench-export-\(ProcessInfo.processInfo.processIdentifier).events"
-    var service: Process?
-    do {
-        let port = try freeLoopbackPort()
-        service = try ScoringPeriodsBench.startService(databaseURL: url, port: port, exchange: exchange)
-        let base = URL(string: "http://127.0.0.1:\(port)")!
-        let periods = ScoringPeriodsBench(
-            baseURL: base, databaseURL: url, asnCount: asnCount, perASN: perASN, requests: requests, logger: logger)
-        try await periods.waitReady()
+    try await withScratchScoring(name: "export", arguments: arguments, entriesPerASN: 55, requests: 10) { periods in
         try await ScoringExportBench(
-            baseURL: base, databaseURL: url, asnCount: asnCount, perASN: perASN, requests: requests, logger: logger
+            baseURL: periods.baseURL, databaseURL: periods.databaseURL, asnCount: periods.asnCount,
+            perASN: periods.perASN, requests: periods.requests, logger: periods.logger
         ).run()
-    } catch {
-        print("benchmark failed: \(error)")
     }
-    if let service, service.isRunning {
-        service.terminate()
-        service.waitUntilExit()
-    }
-    if let amqp = try? AMQPAdmin(
-        configuration: AMQPConfiguration(url: DevEnvironment.value("AMQP_URL_TEST"), connectionName: "bench-export"))
-    {
-        try? await amqp.deleteExchanges([exchange])
-    }
-    try await admin.execute(unsafeSQL: "DROP DATABASE IF EXISTS \(database) WITH (FORCE)")
-    await admin.close()
 }
 
 /// The measurements of `asnreward-bench scoring-export`.

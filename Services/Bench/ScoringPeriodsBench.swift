@@ -21,9 +21,24 @@ import TestSupport
 /// - the same ranking page on the closed quarter.
 /// Prints p50/p99 in milliseconds and the close's duration, then stops the service and drops the database.
 package func runScoringPeriodsBench(arguments: [String]) async throws {
+    try await withScratchScoring(
+        name: "periods", arguments: arguments, entriesPerASN: 50, requests: 500
+    ) { bench in
+        try await bench.run()
+    }
+}
+
+/// The command line, scratch database and `scoring` process the scoring benchmarks share: parses `--asn N`,
+/// `--entries-per-asn N` and `--requests N`, creates the database `asnreward_bench_<name>_<pid>` beside
+/// `DATABASE_URL_ADMIN`, starts the `scoring` executable on it with an events exchange of its own on the test
+/// virtual host, runs `body` once the service is ready, then stops it and drops the database and the exchange.
+func withScratchScoring(
+    name: String, arguments: [String], entriesPerASN: Int, requests defaultRequests: Int,
+    _ body: (ScoringPeriodsBench) async throws -> Void
+) async throws {
     var asnCount = 20_000
-    var perASN = 50
-    var requests = 500
+    var perASN = entriesPerASN
+    var requests = defaultRequests
     var iterator = arguments.makeIterator()
     while let argument = iterator.next() {
         switch argument {
@@ -31,20 +46,20 @@ package func runScoringPeriodsBench(arguments: [String]) async throws {
         case "--entries-per-asn": perASN = iterator.next().flatMap(Int.init) ?? perASN
         case "--requests": requests = iterator.next().flatMap(Int.init) ?? requests
         default:
-            print("usage: asnreward-bench scoring-periods [--asn N] [--entries-per-asn N] [--requests N]")
+            print("usage: asnreward-bench scoring-\(name) [--asn N] [--entries-per-asn N] [--requests N]")
             return
         }
     }
-    var logger = Logger(label: "asnreward.bench.periods")
+    var logger = Logger(label: "asnreward.bench.\(name)")
     logger.logLevel = .warning
     let adminURL = try DatabaseBench.adminURL()
-    let database = "asnreward_bench_periods_\(ProcessInfo.processInfo.processIdentifier)"
+    let database = "asnreward_bench_\(name)_\(ProcessInfo.processInfo.processIdentifier)"
     let url = DatabaseBench.url(adminURL, database: database)
     let admin = try await DatabaseConnection.connect(
         configuration: DatabaseConfiguration(url: adminURL), logger: logger)
     try await admin.execute(unsafeSQL: "DROP DATABASE IF EXISTS \(database) WITH (FORCE)")
     try await admin.execute(unsafeSQL: "CREATE DATABASE \(database)")
-    let exchange = "bench-periods-\(ProcessInfo.processInfo.processIdentifier).events"
+    let exchange = "bench-\(name)-\(ProcessInfo.processInfo.processIdentifier).events"
     var service: Process?
     do {
         let port = try freeLoopbackPort()
@@ -53,7 +68,7 @@ package func runScoringPeriodsBench(arguments: [String]) async throws {
             baseURL: URL(string: "http://127.0.0.1:\(port)")!, databaseURL: url, asnCount: asnCount, perASN: perASN,
             requests: requests, logger: logger)
         try await bench.waitReady()
-        try await bench.run()
+        try await body(bench)
     } catch {
         print("benchmark failed: \(error)")
     }
@@ -62,7 +77,7 @@ package func runScoringPeriodsBench(arguments: [String]) async throws {
         service.waitUntilExit()
     }
     if let amqp = try? AMQPAdmin(
-        configuration: AMQPConfiguration(url: DevEnvironment.value("AMQP_URL_TEST"), connectionName: "bench-periods"))
+        configuration: AMQPConfiguration(url: DevEnvironment.value("AMQP_URL_TEST"), connectionName: "bench-\(name)"))
     {
         try? await amqp.deleteExchanges([exchange])
     }
