@@ -261,8 +261,10 @@ struct ScoringRoutes: Sendable {
         if name.isEmpty || name.count > 200 {
             errors.append(.init(field: "/name", message: "nama wajib diisi (≤ 200 karakter)", code: "REQUIRED"))
         }
-        if !body.multiplier.isFinite || body.multiplier <= 0 || body.multiplier > 10 {
-            errors.append(.init(field: "/multiplier", message: "pengali harus > 0 dan ≤ 10", code: "OUT_OF_RANGE"))
+        // Stored as numeric(6,3): below 0.001 it would round to 0, which the table refuses (was a 500).
+        if !body.multiplier.isFinite || body.multiplier < 0.001 || body.multiplier > 10 {
+            errors.append(
+                .init(field: "/multiplier", message: "pengali harus ≥ 0,001 dan ≤ 10", code: "OUT_OF_RANGE"))
         }
         if body.endsAt <= body.startsAt {
             errors.append(.init(field: "/endsAt", message: "waktu selesai harus setelah waktu mulai", code: "ORDER"))

@@ -281,6 +281,12 @@ struct ScoringAdminRoutesTests {
                 uri: "/v1/campaigns", method: .post, headers: headers,
                 body: ByteBuffer(string: body.replacingOccurrences(of: "pilah_sampah", with: "memancing")))
             #expect(bad.status == .unprocessableContent)
+            // A multiplier that rounds to 0.000 in numeric(6,3) (schemathesis found it as a 500).
+            let tiny = try await client.execute(
+                uri: "/v1/campaigns", method: .post, headers: headers,
+                body: ByteBuffer(
+                    string: body.replacingOccurrences(of: "\"multiplier\":2", with: "\"multiplier\":6.1e-05")))
+            #expect(tiny.status == .unprocessableContent)
             var asn = try await F.bearer()
             asn[.contentType] = "application/json"
             let refused = try await client.execute(
