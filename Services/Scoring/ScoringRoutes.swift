@@ -311,7 +311,7 @@ struct ScoringRoutes: Sendable {
         let stopped = try await pool.withConnection { connection in
             try await connection.query(
                 """
-                UPDATE campaigns SET ends_at = GREATEST(starts_at, LEAST(ends_at, now())) WHERE id = \(id)
+                UPDATE campaigns SET ends_at = GREATEST(starts_at + interval '1 millisecond', LEAST(ends_at, now())) WHERE id = \(id)
                 RETURNING \(unsafeSQL: Campaigns.columns)
                 """
             ).map(Campaigns.campaign).first
