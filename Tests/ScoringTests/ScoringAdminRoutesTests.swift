@@ -316,6 +316,26 @@ struct ScoringAdminRoutesTests {
             let asnStop = try await client.execute(
                 uri: "/v1/campaigns/\(runningId)/stop", method: .post, headers: try await F.bearer())
             #expect(asnStop.status == .forbidden)
+
+            // A campaign that has not started yet: stopping it leaves a 1 ms window at its start (was a 500, the
+            // stop set endsAt = startsAt against the table's check).
+            let future = """
+                {"name":"Pekan Depan","multiplier":2,"startsAt":"2098-01-01T00:00:00+07:00",
+                 "endsAt":"2098-01-08T00:00:00+07:00"}
+                """
+            let planned = try await client.execute(
+                uri: "/v1/campaigns", method: .post, headers: headers, body: ByteBuffer(string: future))
+            let futureId = try #require(try Self.object(planned)["id"] as? String)
+            let cancelled = try await client.execute(
+                uri: "/v1/campaigns/\(futureId)/stop", method: .post, headers: try await Self.admin())
+            #expect(cancelled.status == .ok)
+            let window = try Self.object(cancelled)
+            let startsAt = try #require(window["startsAt"] as? String)
+            let endsAtText = try #require(window["endsAt"] as? String)
+            let start = try #require(RFC3339.parse(startsAt))
+            let end = try #require(RFC3339.parse(endsAtText))
+            // The API shows whole seconds, so the 1 ms window reads as endsAt == startsAt.
+            #expect(end >= start && end.timeIntervalSince(start) < 1)
         }
     }
 
