@@ -25,22 +25,15 @@ package func runDatabaseBench(arguments: [String]) async throws {
     }
     var logger = Logger(label: "asnreward.bench.db")
     logger.logLevel = .warning
-    let adminURL = try DatabaseBench.adminURL()
-    let database = "asnreward_bench_\(ProcessInfo.processInfo.processIdentifier)"
-    let url = DatabaseBench.url(adminURL, database: database)
-    let admin = try await DatabaseConnection.connect(
-        configuration: DatabaseConfiguration(url: adminURL), logger: logger)
-    try await admin.execute(unsafeSQL: "DROP DATABASE IF EXISTS \(database) WITH (FORCE)")
-    try await admin.execute(unsafeSQL: "CREATE DATABASE \(database)")
-    do {
-        let bench = try await DatabaseBench(url: url, seconds: seconds, batch: batch, logger: logger)
-        try await bench.run()
-        await bench.connection.close()
-    } catch {
-        print("benchmark failed: \(error)")
+    try await DatabaseBench.withScratchDatabase(prefix: "asnreward_bench", logger: logger) { url in
+        do {
+            let bench = try await DatabaseBench(url: url, seconds: seconds, batch: batch, logger: logger)
+            try await bench.run()
+            await bench.connection.close()
+        } catch {
+            print("benchmark failed: \(error)")
+        }
     }
-    try await admin.execute(unsafeSQL: "DROP DATABASE IF EXISTS \(database) WITH (FORCE)")
-    await admin.close()
 }
 
 /// The measurements of `asnreward-bench db`.
@@ -265,6 +258,24 @@ struct DatabaseBench {
     }
 
     // MARK: - Configuration
+
+    /// Creates the database `<prefix>_<pid>` beside `DATABASE_URL_ADMIN`'s, runs `body` with its URL, then drops it
+    /// (also when `body` throws).
+    static func withScratchDatabase(
+        prefix: String, logger: Logger, _ body: (String) async throws -> Void
+    ) async throws {
+        let adminURL = try adminURL()
+        let database = "\(prefix)_\(ProcessInfo.processInfo.processIdentifier)"
+        let admin = try await DatabaseConnection.connect(
+            configuration: DatabaseConfiguration(url: adminURL), logger: logger)
+        try await admin.execute(unsafeSQL: "DROP DATABASE IF EXISTS \(database) WITH (FORCE)")
+        try await admin.execute(unsafeSQL: "CREATE DATABASE \(database)")
+        var failure: (any Error)?
+        do { try await body(url(adminURL, database: database)) } catch { failure = error }
+        try await admin.execute(unsafeSQL: "DROP DATABASE IF EXISTS \(database) WITH (FORCE)")
+        await admin.close()
+        if let failure { throw failure }
+    }
 
     static func adminURL() throws -> String {
         if let url = ProcessInfo.processInfo.environment["DATABASE_URL_ADMIN"], !url.isEmpty { return url }

@@ -84,36 +84,13 @@ struct ScoringExportBench {
         try await report("export.json, closed quarter (frozen)", path: "v1/periods/2026-Q1/export.json", token: token)
     }
 
-    /// Roster (40 OPDs), `perASN` awards for nine ASN in ten, a participation commitment per OPD; the entry count.
+    /// The periods bench's roster and ledger with every tenth ASN inactive, plus a participation commitment per
+    /// OPD; the entry count.
     private func seed(_ connection: DatabaseConnection) async throws -> Int {
-        try await connection.query(
-            """
-            INSERT INTO roster (nip, nip_kind, name, opd, active)
-            SELECT to_char(date '1960-01-01' + (i / 1998)::int4, 'YYYYMMDD') || '198501' || (1 + i % 2)::text
-                       || lpad((i / 2 % 999 + 1)::text, 3, '0'),
-                   'pns', 'ASN ' || i, 'OPD' || (i % 40), true
-            FROM generate_series(0, \(asnCount - 1)) AS i
-            ON CONFLICT DO NOTHING
-            """)
-        let nips = try await connection.query("SELECT nip FROM roster ORDER BY nip").map {
-            try $0.decode("nip", as: String.self)
-        }
-        let chunk = max(1, 100_000 / perASN)
-        for offset in stride(from: 0, to: nips.count, by: chunk) {
-            let slice = Array(nips[offset..<min(nips.count, offset + chunk)])
-            try await connection.query(
-                """
-                INSERT INTO ledger_entries (id, nip, opd, submission_id, program, program_version, activity, kind,
-                                            points, rule_version, period, activity_at)
-                SELECT gen_random_uuid(), n.nip, r.opd, gen_random_uuid(), 'peduli-sampah', 1, 'pilah_sampah', 'award',
-                       (n.k * 7919 + j * 31) % 21, 'peduli-sampah@1', '2026-Q1',
-                       timestamptz '2026-01-01 08:00+07' + (j * interval '36 hours') + (n.k % 600) * interval '1 minute'
-                FROM unnest(\(slice)::text[]) WITH ORDINALITY AS n(nip, k)
-                     JOIN roster r ON r.nip = n.nip
-                     CROSS JOIN generate_series(1, \(perASN)) AS j
-                WHERE (\(offset) + n.k) % 10 <> 0
-                """)
-        }
+        try await ScoringPeriodsBench(
+            baseURL: baseURL, databaseURL: databaseURL, asnCount: asnCount, perASN: perASN, requests: requests,
+            logger: logger
+        ).seed(connection, everyTenthInactive: true)
         try await connection.query(
             """
             INSERT INTO commitments (id, opd, period, metric, target, baseline, created_by)

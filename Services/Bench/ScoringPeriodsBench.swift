@@ -52,37 +52,31 @@ func withScratchScoring(
     }
     var logger = Logger(label: "asnreward.bench.\(name)")
     logger.logLevel = .warning
-    let adminURL = try DatabaseBench.adminURL()
-    let database = "asnreward_bench_\(name)_\(ProcessInfo.processInfo.processIdentifier)"
-    let url = DatabaseBench.url(adminURL, database: database)
-    let admin = try await DatabaseConnection.connect(
-        configuration: DatabaseConfiguration(url: adminURL), logger: logger)
-    try await admin.execute(unsafeSQL: "DROP DATABASE IF EXISTS \(database) WITH (FORCE)")
-    try await admin.execute(unsafeSQL: "CREATE DATABASE \(database)")
-    let exchange = "bench-\(name)-\(ProcessInfo.processInfo.processIdentifier).events"
-    var service: Process?
-    do {
-        let port = try freeLoopbackPort()
-        service = try ScoringPeriodsBench.startService(databaseURL: url, port: port, exchange: exchange)
-        let bench = ScoringPeriodsBench(
-            baseURL: URL(string: "http://127.0.0.1:\(port)")!, databaseURL: url, asnCount: asnCount, perASN: perASN,
-            requests: requests, logger: logger)
-        try await bench.waitReady()
-        try await body(bench)
-    } catch {
-        print("benchmark failed: \(error)")
+    try await DatabaseBench.withScratchDatabase(prefix: "asnreward_bench_\(name)", logger: logger) { url in
+        let exchange = "bench-\(name)-\(ProcessInfo.processInfo.processIdentifier).events"
+        var service: Process?
+        do {
+            let port = try freeLoopbackPort()
+            service = try ScoringPeriodsBench.startService(databaseURL: url, port: port, exchange: exchange)
+            let bench = ScoringPeriodsBench(
+                baseURL: URL(string: "http://127.0.0.1:\(port)")!, databaseURL: url, asnCount: asnCount,
+                perASN: perASN, requests: requests, logger: logger)
+            try await bench.waitReady()
+            try await body(bench)
+        } catch {
+            print("benchmark failed: \(error)")
+        }
+        if let service, service.isRunning {
+            service.terminate()
+            service.waitUntilExit()
+        }
+        if let amqp = try? AMQPAdmin(
+            configuration: AMQPConfiguration(
+                url: DevEnvironment.value("AMQP_URL_TEST"), connectionName: "bench-\(name)"))
+        {
+            try? await amqp.deleteExchanges([exchange])
+        }
     }
-    if let service, service.isRunning {
-        service.terminate()
-        service.waitUntilExit()
-    }
-    if let amqp = try? AMQPAdmin(
-        configuration: AMQPConfiguration(url: DevEnvironment.value("AMQP_URL_TEST"), connectionName: "bench-\(name)"))
-    {
-        try? await amqp.deleteExchanges([exchange])
-    }
-    try await admin.execute(unsafeSQL: "DROP DATABASE IF EXISTS \(database) WITH (FORCE)")
-    await admin.close()
 }
 
 /// The measurements of `asnreward-bench scoring-periods`.
@@ -200,8 +194,9 @@ struct ScoringPeriodsBench {
         try await report("ranking, closed quarter, city, 50 rows at half depth", path: middle, token: reader)
     }
 
-    /// Roster (40 OPDs) and `perASN` awards per ASN spread over 2026-Q1, 0–20 points each.
-    private func seed(_ connection: DatabaseConnection) async throws {
+    /// Roster (40 OPDs) and `perASN` awards per ASN spread over 2026-Q1, 0–20 points each; with
+    /// `everyTenthInactive`, every tenth ASN has no entry at all (the export bench's low-performance list).
+    func seed(_ connection: DatabaseConnection, everyTenthInactive: Bool = false) async throws {
         try await connection.query(
             """
             INSERT INTO roster (nip, nip_kind, name, opd, active)
@@ -228,6 +223,7 @@ struct ScoringPeriodsBench {
                 FROM unnest(\(slice)::text[]) WITH ORDINALITY AS n(nip, k)
                      JOIN roster r ON r.nip = n.nip
                      CROSS JOIN generate_series(1, \(perASN)) AS j
+                WHERE NOT \(everyTenthInactive) OR (\(offset) + n.k) % 10 <> 0
                 """)
         }
         try await connection.execute(unsafeSQL: "ANALYZE")

@@ -3,7 +3,8 @@ import Database
 import Foundation
 import ServiceSupport
 
-/// A sanction record: an OPD's for a missed commitment, or an ASN's for low performance.
+/// A sanction record: an OPD's for a missed commitment, or an ASN's for low performance. `GET /v1/sanctions`
+/// shows it as it is.
 struct Sanction: Sendable, Equatable, Codable {
     var id: UUID
     /// A `SanctionImposed.Kind` raw value.

@@ -189,7 +189,7 @@ extension ScoringRoutes {
         }
         return try Self.json(
             SanctionList(
-                items: page.sanctions.map(SanctionView.init),
+                items: page.sanctions,
                 nextCursor: page.sanctions.count == limit ? page.lastSeq.map { String($0) } : nil),
             status: .ok)
     }
@@ -296,36 +296,9 @@ struct CommitmentList: ResponseCodable, Equatable {
     var items: [CommitmentView]
 }
 
-/// A sanction as the API shows it.
-struct SanctionView: ResponseCodable, Equatable {
-    var id: UUID
-    var kind: String
-    var period: String
-    var opd: String
-    var nip: String?
-    var name: String?
-    var commitmentId: UUID?
-    var reason: String
-    var tppAdjustmentPercent: Double?
-    var imposedAt: Date
-
-    init(_ sanction: Sanction) {
-        id = sanction.id
-        kind = sanction.kind
-        period = sanction.period
-        opd = sanction.opd
-        nip = sanction.nip
-        name = sanction.name
-        commitmentId = sanction.commitmentId
-        reason = sanction.reason
-        tppAdjustmentPercent = sanction.tppAdjustmentPercent
-        imposedAt = sanction.imposedAt
-    }
-}
-
 /// Body of `GET /v1/sanctions`.
 struct SanctionList: ResponseCodable, Equatable {
-    var items: [SanctionView]
+    var items: [Sanction]
     /// Pass as `cursor` for the next page; absent on the last page.
     var nextCursor: String?
 }
