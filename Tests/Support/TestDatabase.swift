@@ -7,6 +7,10 @@ import Logging
 /// The admin URL comes from `DATABASE_URL_ADMIN` in the environment, or else from `.run/env`, found by walking up
 /// from the current directory and from this file's directory.
 package enum TestDatabase {
+    /// How long test infrastructure waits for a connection. Longer than the services' 5 s: with the whole suite on
+    /// two cores and a slow disk a fresh CI machine once took over 10 s to answer (22 tests failed that way).
+    static let connectTimeout: Duration = .seconds(30)
+
     /// The superuser URL (database `postgres`) tests create their databases with.
     package static func adminURL() throws -> String {
         try DevEnvironment.value("DATABASE_URL_ADMIN")
@@ -24,9 +28,15 @@ package enum TestDatabase {
         static let shared = Templates()
         private var ready: [String: Task<String, any Error>] = [:]
 
+        private var swept = false
+
         /// The name of a template database with `migrations` applied for `service`.
         func template(service: String, migrations: [Migration], adminURL: String, logger: Logger) async throws -> String
         {
+            if !swept {
+                swept = true
+                await TestDatabase.dropDatabasesOfEndedProcesses(adminURL: adminURL, logger: logger)
+            }
             let key = templateName(service: service, migrations: migrations)
             if let task = ready[key] { return try await task.value }
             let task = Task {
@@ -64,7 +74,9 @@ package enum TestDatabase {
         _ url: String, logger: Logger, _ body: (DatabaseConnection) async throws -> T
     ) async throws -> T {
         let connection = try await DatabaseConnection.connect(
-            configuration: DatabaseConfiguration(url: url, applicationName: "asnreward-tests"), logger: logger)
+            configuration: DatabaseConfiguration(
+                url: url, applicationName: "asnreward-tests", connectTimeout: TestDatabase.connectTimeout),
+            logger: logger)
         do {
             let result = try await body(connection)
             await connection.close()
@@ -72,6 +84,21 @@ package enum TestDatabase {
         } catch {
             await connection.close()
             throw error
+        }
+    }
+
+    /// Drops the test databases (`asnreward_test_<pid>_…`) of processes that are no longer running.
+    static func dropDatabasesOfEndedProcesses(adminURL: String, logger: Logger) async {
+        _ = try? await withAdminConnection(adminURL, logger: logger) { admin in
+            let names = try await admin.query(
+                "SELECT datname FROM pg_database WHERE datname LIKE 'asnreward\\_test\\_%'"
+            )
+            .map { try $0.decode("datname", as: String.self) }
+            for name in names {
+                let parts = name.split(separator: "_")
+                guard parts.count == 4, let pid = pid_t(parts[2]), kill(pid, 0) != 0, errno == ESRCH else { continue }
+                try await admin.execute(unsafeSQL: "DROP DATABASE IF EXISTS \"\(name)\" WITH (FORCE)")
+            }
         }
     }
 
@@ -116,7 +143,8 @@ package func withTestDatabase<T: Sendable>(
         // timeout uses this pool (those configure theirs).
         let pool = DatabasePool(
             configuration: DatabaseConfiguration(
-                url: url, poolSize: poolSize, applicationName: "asnreward-tests", acquireTimeout: .seconds(120)),
+                url: url, poolSize: poolSize, applicationName: "asnreward-tests",
+                connectTimeout: TestDatabase.connectTimeout, acquireTimeout: .seconds(120)),
             logger: testLogger)
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await pool.run() }
@@ -148,19 +176,10 @@ package func withTestDatabaseURL<T: Sendable>(
         "asnreward_test_\(ProcessInfo.processInfo.processIdentifier)_"
         + UUID().uuidString.prefix(8).lowercased()
     try await TestDatabase.Templates.shared.clone(template, into: name, adminURL: adminURL, logger: testLogger)
-    let drop = {
-        _ = try? await TestDatabase.withAdminConnection(adminURL, logger: testLogger) { admin in
-            try await admin.execute(unsafeSQL: "DROP DATABASE IF EXISTS \"\(name)\" WITH (FORCE)")
-        }
-    }
-    do {
-        let result = try await body(TestDatabase.url(adminURL, database: name))
-        await drop()
-        return result
-    } catch {
-        await drop()
-        throw error
-    }
+    // Not dropped here: in PostgreSQL 15 every DROP DATABASE waits for an immediate checkpoint, and hundreds of
+    // them while the suite runs stalled the server on a slow disk. The first test of the next process drops the
+    // databases of processes that have ended (`Templates.sweep`), and `deploy/dev test` drops them after the run.
+    return try await body(TestDatabase.url(adminURL, database: name))
 }
 
 /// Quiet logger for test infrastructure.
