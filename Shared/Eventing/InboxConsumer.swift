@@ -36,9 +36,10 @@ package struct InboundEvent: Sendable {
 ///    finds which events are new; the handler gets only those (once each, even if a batch holds copies), with
 ///    the transaction's connection, and writes its effects there; then the transaction commits and every
 ///    delivery of the batch is acknowledged — duplicates without effect.
-/// 3. If that transaction fails (the handler threw, a constraint failed), it is rolled back and the events are
-///    retried one by one, each in its own transaction, so one poison message does not hold back the others: an
-///    event whose transaction fails is requeued (on a quorum queue that counts toward `x-delivery-limit`, after
+/// 3. If that transaction fails (the handler threw, a constraint failed), it is rolled back and the batch is
+///    retried in halves, each in its own transaction, down to single events, so one poison message does not hold
+///    back the others (about 2·log₂(n) transactions for one poison message in n): an event whose transaction fails
+///    alone is requeued (on a quorum queue that counts toward `x-delivery-limit`, after
 ///    which the broker dead-letters it with its `x-death` history), the others commit and are acknowledged.
 /// 4. If the database is unreachable (``DatabaseError/isUnavailable``: down, refusing connections, frozen past the
 ///    operation deadline, pool exhausted), the batch is **held unacknowledged and retried in place** after a pause
@@ -156,45 +157,45 @@ package final class InboxConsumer: Service, Sendable {
         }
         guard !accepted.isEmpty else { return dispositions }
 
+        _ = await settle(accepted[...], into: &dispositions)
+        return dispositions
+    }
+
+    /// Commits `items` in one transaction; if that fails for a reason other than an outage, splits them in halves
+    /// and settles each half the same way, down to single events, which are requeued when they fail. One poison
+    /// message in a batch of n costs about 2·log₂(n) transactions instead of n. Returns false when shutdown came
+    /// during an outage: `items` from there on are left unsettled (the caller stops there too).
+    private func settle(
+        _ items: ArraySlice<(index: Int, event: InboundEvent)>, into dispositions: inout [DeliveryDisposition]
+    ) async -> Bool {
         do {
-            let (new, duplicates) = try await processHoldingThroughOutages(accepted.map(\.event))
+            let (new, duplicates) = try await processHoldingThroughOutages(items.map(\.event))
             processedCounter.increment(by: new)
             duplicateCounter.increment(by: duplicates)
-            return dispositions
+            return true
         } catch {
             if Self.isOutage(error) {
-                // Only when shutting down mid-outage: leave the batch unsettled for the broker to return.
-                for item in accepted { dispositions[item.index] = .leave }
-                return dispositions
+                // Only when shutting down mid-outage: leave the rest unsettled for the broker to return.
+                for item in items { dispositions[item.index] = .leave }
+                return false
             }
-            if accepted.count == 1 {
-                dispositions[accepted[0].index] = .requeue
-                requeuedCounter.increment()
-                logFailure(of: accepted[0].event, error: error)
-                return dispositions
-            }
-            logger.warning(
-                "inbox batch failed; retrying its events one by one",
-                metadata: ["amqp.queue": "\(queue)", "batch": "\(accepted.count)", "error": "\(error)"]
-            )
-        }
-
-        for (position, item) in accepted.enumerated() {
-            do {
-                let (new, duplicates) = try await processHoldingThroughOutages([item.event])
-                processedCounter.increment(by: new)
-                duplicateCounter.increment(by: duplicates)
-            } catch {
-                if Self.isOutage(error) {
-                    for rest in accepted[position...] { dispositions[rest.index] = .leave }
-                    return dispositions
-                }
+            if items.count == 1, let item = items.first {
                 dispositions[item.index] = .requeue
                 requeuedCounter.increment()
                 logFailure(of: item.event, error: error)
+                return true
             }
+            logger.warning(
+                "inbox batch failed; retrying it in halves",
+                metadata: ["amqp.queue": "\(queue)", "batch": "\(items.count)", "error": "\(error)"]
+            )
         }
-        return dispositions
+        let middle = items.startIndex + items.count / 2
+        guard await settle(items[..<middle], into: &dispositions) else {
+            for item in items[middle...] { dispositions[item.index] = .leave }
+            return false
+        }
+        return await settle(items[middle...], into: &dispositions)
     }
 
     /// Logs an event whose transaction failed and that is requeued.
