@@ -14,8 +14,20 @@ struct StackProcesses: Sendable {
     /// of the server's `data_directory`, RabbitMQ by `ASNREWARD_RABBIT_PID_FILE` (set by `deploy/dev bench`) or
     /// `root/.run/rabbitmq/rabbitmq.pid`.
     static func discover(root: String, admin: DatabaseConnection) async -> StackProcesses {
-        let services = ["intake", "verification", "scoring", "notification"].compactMap { name in
-            ProcessProbe.pid(fromFile: "\(root)/.run/pids/\(name).pid").map { (name: name, pid: $0) }
+        var services: [(name: String, pid: Int)] = []
+        for name in ["intake", "verification", "scoring", "notification"] {
+            guard let pid = ProcessProbe.pid(fromFile: "\(root)/.run/pids/\(name).pid") else { continue }
+            let command = (try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8)) ?? ""
+            guard name == "intake", command.hasPrefix("haproxy") else {
+                services.append((name, pid))
+                continue
+            }
+            // `deploy/dev up --intake N`: the pid file names the balancer; the processes are intake-1…intake-N.
+            services.append(("haproxy", pid))
+            for replica in 1...99 {
+                guard let pid = ProcessProbe.pid(fromFile: "\(root)/.run/pids/intake-\(replica).pid") else { break }
+                services.append(("intake-\(replica)", pid))
+            }
         }
         var postmaster: Int?
         if let rows = try? await admin.query("SELECT current_setting('data_directory') AS dir"),
