@@ -29,6 +29,16 @@ enum Campaigns {
         )
     }
 
+    /// Every campaign with the time it was created (the recompute applies a campaign only to decisions applied
+    /// after that, as the consumer did).
+    static func allWithCreation(in connection: DatabaseConnection) async throws -> [(
+        campaign: Campaign, createdAt: Date
+    )] {
+        try await connection.query(
+            "SELECT \(unsafeSQL: columns), created_at FROM campaigns ORDER BY starts_at DESC, name"
+        ).map { (try campaign($0), try $0.decode("created_at", as: Date.self)) }
+    }
+
     /// Every campaign, latest start first.
     static func all(in connection: DatabaseConnection) async throws -> [Campaign] {
         try await connection.query(

@@ -56,7 +56,7 @@ enum Recompute {
         var report = RecomputeReport(
             program: document.program, version: document.version, ruleVersion: document.ruleVersion, dryRun: dryRun,
             asnCompared: 0, asnDiffering: 0, differences: [], differenceCount: 0, entriesAppended: 0)
-        let campaigns = try await pool.withConnection { try await Campaigns.all(in: $0) }
+        let campaigns = try await pool.withConnection { try await Campaigns.allWithCreation(in: $0) }
         let programCount = try await pool.withConnection { connection in
             try await connection.query("SELECT count(DISTINCT code)::int8 AS n FROM programs")[0].decode(
                 "n", as: Int.self)
@@ -67,7 +67,7 @@ enum Recompute {
                 // Findings without a program belong to the only program there is.
                 (requested ?? (programCount == 1 ? code : nil)) == code ? document : nil
             },
-            campaigns: campaigns)
+            campaigns: campaigns.map(\.campaign))
         var after = ""
         while true {
             let nips = try await pool.withConnection { connection in
@@ -85,7 +85,8 @@ enum Recompute {
             try await pool.withTransaction { connection in
                 if !dryRun { try await PointsLedger.lock(nips: nips, in: connection) }
                 try await compare(
-                    nips, code: code, document: document, simulator: simulator, dryRun: dryRun, report: &report,
+                    nips, code: code, document: document, simulator: simulator, campaigns: campaigns, dryRun: dryRun,
+                    report: &report,
                     in: connection)
             }
             if nips.count < chunk { break }
@@ -108,13 +109,14 @@ enum Recompute {
     }
 
     private static func compare(
-        _ nips: [String], code: String, document: ProgramDocument, simulator: LedgerSimulator, dryRun: Bool,
+        _ nips: [String], code: String, document: ProgramDocument, simulator: LedgerSimulator,
+        campaigns: [(campaign: Campaign, createdAt: Date)], dryRun: Bool,
         report: inout RecomputeReport, in connection: DatabaseConnection
     ) async throws {
         let results = try await connection.pipeline([
             """
             SELECT kind, submission_id, nip, opd, program, activity, place, quantity, activity_at, decided_at, fraud,
-                   reason_code, reason, name
+                   reason_code, reason, name, recorded_at
             FROM decision_inputs WHERE nip = ANY(\(nips)::text[]) ORDER BY nip, seq
             """,
             """
@@ -131,6 +133,12 @@ enum Recompute {
         for row in results[0] {
             guard let input = try decisionInput(row) else { continue }
             if case .verified(let approval) = input, approval.program != code { continue }
+            // The campaigns the consumer could see when it applied the decision: one created later with a start in
+            // the past (a campaign day set up the day after) counts for decisions applied after its creation only,
+            // as it did live, so a replay agrees with the ledger.
+            let applied: Date = try row.decode("recorded_at")
+            var simulator = simulator
+            simulator.campaigns = campaigns.filter { $0.createdAt <= applied }.map(\.campaign)
             simulator.apply(input, to: &states[input.nip, default: ASNLedgerState()], outcome: &outcome)
         }
         var expected: [Key: (points: Int, entry: LedgerEntry)] = [:]

@@ -248,6 +248,32 @@ struct LedgerRulesTests {
         }
     }
 
+    @Test(
+        "a campaign created after some decisions, with a window over their activities, counts only for later ones; replay agrees"
+    )
+    func retroactiveCampaignReplaysAsApplied() async throws {
+        try await DecisionHandlerTests.withProgram { pool in
+            // Decided before the campaign existed: 10 points, as the consumer applied it.
+            try await Self.handle([F.verified(activityAt: F.jakarta(2026, 2, 21, 10))], pool: pool)
+            try await pool.withConnection { connection in
+                try await Campaigns.create(
+                    Campaign(
+                        id: UUID(), name: "Hari Peduli Sampah Nasional", multiplier: 2, activities: nil, program: nil,
+                        startsAt: F.jakarta(2026, 2, 21, 0), endsAt: F.jakarta(2026, 2, 22, 0)), by: F.otherNIP,
+                    in: connection)
+            }
+            // A late upload of the same day, decided after the campaign was set up: doubled.
+            try await Self.handle([F.verified(activityAt: F.jakarta(2026, 2, 21, 11))], pool: pool)
+            #expect(try await F.entries(pool: pool).map(\.points) == [10, 20])
+            let report = try await Recompute.run(
+                RecomputeRequest(program: "peduli-sampah", version: 1, dryRun: true), document: try F.peduliSampah(),
+                pool: pool)
+            // Before the fix the replay applied the campaign to the first decision too: 40 against the ledger's 30.
+            #expect(report.differences == [])
+            #expect(report.asnDiffering == 0)
+        }
+    }
+
     @Test("a dry run under a changed rule version shows exactly the expected differences; a real run corrects them")
     func recomputeChangedVersion() async throws {
         try await DecisionHandlerTests.withProgram { pool in
