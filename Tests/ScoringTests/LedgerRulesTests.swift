@@ -219,16 +219,21 @@ struct LedgerRulesTests {
         return payloads
     }
 
+    /// Stores a ×2 campaign for every activity between `start` and `end`.
+    static func doublePoints(_ name: String, from start: Date, to end: Date, pool: DatabasePool) async throws {
+        try await pool.withConnection { connection in
+            try await Campaigns.create(
+                Campaign(
+                    id: UUID(), name: name, multiplier: 2, activities: nil, program: nil, startsAt: start, endsAt: end),
+                by: F.otherNIP, in: connection)
+        }
+    }
+
     @Test("a recompute under the same rule version equals the incremental totals")
     func recomputeEqualsIncremental() async throws {
         try await DecisionHandlerTests.withProgram { pool in
-            try await pool.withConnection { connection in
-                try await Campaigns.create(
-                    Campaign(
-                        id: UUID(), name: "Pekan bersih", multiplier: 2, activities: nil, program: nil,
-                        startsAt: F.jakarta(2026, 2, 10, 0), endsAt: F.jakarta(2026, 2, 13, 0)), by: F.otherNIP,
-                    in: connection)
-            }
+            try await Self.doublePoints(
+                "Pekan bersih", from: F.jakarta(2026, 2, 10, 0), to: F.jakarta(2026, 2, 13, 0), pool: pool)
             let payloads = Self.history()
             // In batches of various sizes, as the inbox would deliver them.
             var index = 0
@@ -255,13 +260,9 @@ struct LedgerRulesTests {
         try await DecisionHandlerTests.withProgram { pool in
             // Decided before the campaign existed: 10 points, as the consumer applied it.
             try await Self.handle([F.verified(activityAt: F.jakarta(2026, 2, 21, 10))], pool: pool)
-            try await pool.withConnection { connection in
-                try await Campaigns.create(
-                    Campaign(
-                        id: UUID(), name: "Hari Peduli Sampah Nasional", multiplier: 2, activities: nil, program: nil,
-                        startsAt: F.jakarta(2026, 2, 21, 0), endsAt: F.jakarta(2026, 2, 22, 0)), by: F.otherNIP,
-                    in: connection)
-            }
+            try await Self.doublePoints(
+                "Hari Peduli Sampah Nasional", from: F.jakarta(2026, 2, 21, 0), to: F.jakarta(2026, 2, 22, 0),
+                pool: pool)
             // A late upload of the same day, decided after the campaign was set up: doubled.
             try await Self.handle([F.verified(activityAt: F.jakarta(2026, 2, 21, 11))], pool: pool)
             #expect(try await F.entries(pool: pool).map(\.points) == [10, 20])
