@@ -12,13 +12,19 @@ import Testing
 @testable import Scoring
 
 /// The issue's benchmarks for a city of 20,000 ASN with 1,000,000 ledger entries. Off by default (minutes of
-/// work); run with `SCORING_BENCH=1 swift test --skip-build --disable-xctest --filter ScoringBenchmark`. Prints
-/// the numbers; asserts only that the work was done.
+/// work); run with `SCORING_BENCH=1 swift test --skip-build --disable-xctest --filter ScoringBenchmark`, or in
+/// release with `-c release -Xswiftc -enable-testing --scratch-path .build/reltest` (a 14 min build here). Prints the
+/// numbers; asserts only that the work was done.
 @Suite("Scoring benchmark", .enabled(if: ProcessInfo.processInfo.environment["SCORING_BENCH"] != nil))
 struct ScoringBenchmarkTests {
     typealias F = ScoringFixture
     static let asnCount = 20_000
     static let entriesPerASN = 50
+    #if DEBUG
+        static let build = "debug"
+    #else
+        static let build = "release"  // swift test -c release -Xswiftc -enable-testing
+    #endif
 
     static func nip(_ index: Int) -> String {
         let year = 1960 + index / 999 % 40
@@ -127,7 +133,7 @@ struct ScoringBenchmarkTests {
         let p99 = latencies[latencies.count * 99 / 100]
         print(
             """
-            SCORING BENCHMARK (debug build, shared 2-core machine)
+            SCORING BENCHMARK (\(Self.build) build, shared 2-core machine)
               roster import, \(Self.asnCount) rows, one request: \(String(format: "%.2f", Self.seconds(rosterTime))) s
               seed \(entries) ledger entries (SQL): \(String(format: "%.1f", Self.seconds(seedTime))) s
               decisions through the handler, one consumer: \(half) in \(String(format: "%.2f", Self.seconds(decisionsTime))) s \
