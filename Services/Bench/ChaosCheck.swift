@@ -234,20 +234,12 @@ struct ChaosCheck {
     private func withDatabase<T: Sendable>(
         _ name: String, _ body: (DatabaseConnection) async throws -> T
     ) async throws -> T {
-        let connection = try await DatabaseConnection.connect(
+        try await DatabaseConnection.using(
             // An offline check over tens of thousands of rows while the pipeline still drains: minutes, not 30 s.
             configuration: DatabaseConfiguration(
                 url: TestDatabase.url(environment["DATABASE_URL_ADMIN"]!, database: name),
                 statementTimeout: .seconds(300)),
-            logger: logger)
-        do {
-            let result = try await body(connection)
-            await connection.close()
-            return result
-        } catch {
-            await connection.close()
-            throw error
-        }
+            logger: logger, body)
     }
 
     // MARK: One pass of the per-submission checks

@@ -53,6 +53,22 @@ package final class DatabaseConnection: @unchecked Sendable {
         if let handle { PQfinish(handle) }
     }
 
+    /// Opens a connection, runs `body` with it and closes it, whether `body` returns or throws (for tools and
+    /// tests that need one session, not a pool).
+    package static func using<T: Sendable>(
+        configuration: DatabaseConfiguration, logger: Logger, _ body: (DatabaseConnection) async throws -> T
+    ) async throws -> T {
+        let connection = try await connect(configuration: configuration, logger: logger)
+        do {
+            let result = try await body(connection)
+            await connection.close()
+            return result
+        } catch {
+            await connection.close()
+            throw error
+        }
+    }
+
     /// Opens a connection, sets `statement_timeout`, `plan_cache_mode` and `application_name`.
     ///
     /// Throws ``DatabaseError/Code/connectionFailed`` with libpq's message, with the URL and password removed.

@@ -73,18 +73,10 @@ package enum TestDatabase {
     static func withAdminConnection<T: Sendable>(
         _ url: String, logger: Logger, _ body: (DatabaseConnection) async throws -> T
     ) async throws -> T {
-        let connection = try await DatabaseConnection.connect(
+        try await DatabaseConnection.using(
             configuration: DatabaseConfiguration(
                 url: url, applicationName: "asnreward-tests", connectTimeout: TestDatabase.connectTimeout),
-            logger: logger)
-        do {
-            let result = try await body(connection)
-            await connection.close()
-            return result
-        } catch {
-            await connection.close()
-            throw error
-        }
+            logger: logger, body)
     }
 
     /// Drops the test databases (`asnreward_test_<pid>_…`) of processes that are no longer running.
