@@ -41,8 +41,6 @@ enum Campaigns {
 
     /// Every campaign, latest start first.
     static func all(in connection: DatabaseConnection) async throws -> [Campaign] {
-        try await connection.query(
-            "SELECT \(unsafeSQL: columns) FROM campaigns ORDER BY starts_at DESC, name"
-        ).map(campaign)
+        try await allWithCreation(in: connection).map(\.campaign)
     }
 }
