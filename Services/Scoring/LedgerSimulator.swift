@@ -68,7 +68,7 @@ struct ASNLedgerState: Sendable {
     var bans: [Range<Date>] = []
     /// Submissions whose approval was revoked.
     var revoked: Set<UUID> = []
-    /// ISO weeks (``JakartaCalendar/weekIndex(_:)``) with approved work before the loaded credits' window.
+    /// ISO weeks (``JakartaCalendar/weekIndex(_:)``) with approved work other than the loaded credits.
     var activeWeeks: Set<Int> = []
 }
 

@@ -9,10 +9,9 @@ enum LedgerState {
         var campaigns: [Campaign]
     }
 
-    /// The ASNs' credits around the batch's activity times (caps: ±8 days) and the weeks with approved work before
-    /// that (streaks: the longest run back), their
-    /// fraud findings within the longest ban window, their bans, the revocations of the batch's approvals, and the
-    /// campaigns overlapping the batch.
+    /// The ASNs' credits around the batch's activity times (caps: ±8 days), the weeks with other approved work back
+    /// to the longest streak (from `award_weeks`), their fraud findings within the longest ban window, their bans,
+    /// the revocations of the batch's approvals, and the campaigns overlapping the batch.
     static func load(for inputs: [DecisionInput], programs: [ProgramDocument], in connection: DatabaseConnection)
         async throws -> Loaded
     {
@@ -57,15 +56,12 @@ enum LedgerState {
                 WHERE e.submission_id = ANY(\(findings + approvals)::uuid[]) AND e.kind IN ('award', 'bonus')
             ) AS credits ORDER BY seq
             """,
-            // Earlier weeks with approved work (streaks): only their ISO week numbers (see JakartaCalendar).
+            // Weeks with approved work (streaks), counted by the award_weeks trigger; the awards loaded above are
+            // taken off below, since the rules follow those themselves (one may be revoked in this batch).
             """
-            SELECT DISTINCT e.nip,
-                   floor((floor((extract(epoch FROM e.activity_at) + 25200) / 86400) - 4) / 7)::int8 AS week
-            FROM ledger_entries e
-            WHERE e.nip = ANY(\(nips)::text[]) AND e.kind = 'award' AND e.points > 0
-              AND e.activity_at >= \(low) AND e.activity_at < \(capLow)
-              AND e.submission_id <> ALL(\(findings)::uuid[])
-              AND NOT EXISTS (SELECT 1 FROM ledger_entries r WHERE r.reverses = e.id AND r.kind = 'reversal')
+            SELECT nip, week, awards FROM award_weeks
+            WHERE nip = ANY(\(nips)::text[]) AND week >= \(JakartaCalendar.weekIndex(low))
+              AND week <= \(JakartaCalendar.weekIndex(high)) AND awards > 0
             """,
             """
             SELECT nip, submission_id, activity_at FROM ledger_entries
@@ -96,8 +92,17 @@ enum LedgerState {
             states[entry.nip, default: ASNLedgerState()].credits.append(
                 (entry, try row.decode("reversed", as: Bool.self)))
         }
+        var awardsByWeek: [String: [Int: Int]] = [:]
         for row in results[1] {
-            states[try row.decode("nip"), default: ASNLedgerState()].activeWeeks.insert(try row.decode("week"))
+            awardsByWeek[try row.decode("nip"), default: [:]][try row.decode("week")] = try row.decode("awards")
+        }
+        for (nip, state) in states {
+            for (entry, reversed) in state.credits where entry.kind == .award && entry.points > 0 && !reversed {
+                awardsByWeek[nip]?[JakartaCalendar.weekIndex(entry.activityAt)]? -= 1
+            }
+        }
+        for (nip, weeks) in awardsByWeek {
+            states[nip, default: ASNLedgerState()].activeWeeks = Set(weeks.filter { $0.value > 0 }.keys)
         }
         for row in results[2] {
             let nip: String = try row.decode("nip")

@@ -130,6 +130,23 @@ enum PointsLedger {
         ).map { try $0.decode("pair", as: String.self) }
     }
 
+    /// The (ASN, week) pairs whose kept count of awards (`award_weeks`) differs from the ledger's; empty when they
+    /// all agree.
+    static func awardWeeksDisagreeingWithLedger(in connection: DatabaseConnection) async throws -> [String] {
+        try await connection.query(
+            """
+            SELECT COALESCE(w.nip, l.nip) || ' ' || COALESCE(w.week, l.week) AS pair
+            FROM (SELECT * FROM award_weeks WHERE awards <> 0) w
+            FULL JOIN (SELECT e.nip, jakarta_week(e.activity_at) AS week, count(*)::int4 AS awards
+                       FROM ledger_entries e
+                       WHERE e.kind = 'award' AND e.points > 0
+                         AND NOT EXISTS (SELECT 1 FROM ledger_entries r WHERE r.reverses = e.id AND r.kind = 'reversal')
+                       GROUP BY 1, 2) l ON l.nip = w.nip AND l.week = w.week
+            WHERE w.awards IS DISTINCT FROM l.awards
+            """
+        ).map { try $0.decode("pair", as: String.self) }
+    }
+
     /// The entries of `nip` in `periods` (quarters), in ledger order, and their sum.
     static func entries(of nip: String, in periods: [String], connection: DatabaseConnection) async throws
         -> [LedgerEntry]

@@ -84,7 +84,8 @@ struct DecisionHandlerTests {
         }
     }
 
-    /// The kept per-ASN per-period totals equal the ledger's sums, and there are `pairs` of them.
+    /// The kept per-ASN per-period totals equal the ledger's sums, and there are `pairs` of them; the kept weeks with
+    /// awards equal the ledger's.
     static func expectTotalsMatchLedger(
         _ pool: DatabasePool, pairs: Int, sourceLocation: SourceLocation = #_sourceLocation
     ) async throws {
@@ -92,6 +93,8 @@ struct DecisionHandlerTests {
         #expect(disagreeing.isEmpty, "totals differ from the ledger for \(disagreeing)", sourceLocation: sourceLocation)
         let kept = try await ScoringFixture.count("SELECT count(*) FROM points_totals", pool: pool)
         #expect(kept == pairs, sourceLocation: sourceLocation)
+        let weeks = try await pool.withConnection { try await PointsLedger.awardWeeksDisagreeingWithLedger(in: $0) }
+        #expect(weeks.isEmpty, "award_weeks differ from the ledger for \(weeks)", sourceLocation: sourceLocation)
     }
 
     @Test("the same submission approved twice under different message ids is awarded once")

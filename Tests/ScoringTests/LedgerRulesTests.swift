@@ -113,6 +113,32 @@ struct LedgerRulesTests {
         }
     }
 
+    @Test("a revoked award no longer counts toward a streak: revoked earlier, or in the batch that would complete it")
+    func revokedAwardBreaksStreak() async throws {
+        try await DecisionHandlerTests.withProgram { pool in
+            // Three ASNs approved on the Mondays of 2026-W02, W03 and W04; W05 would complete a 4-week streak.
+            let third = "198001012005011003"
+            var middle: [String: SubmissionVerified] = [:]
+            for nip in [F.nip, F.otherNIP, third] {
+                for day in [5, 12, 19] {
+                    let approval = F.verified(nip: nip, activityAt: F.jakarta(2026, 1, day))
+                    if day == 12 { middle[nip] = approval }
+                    try await Self.handle([approval], pool: pool)
+                }
+            }
+            let week5 = { (nip: String) in F.verified(nip: nip, activityAt: F.jakarta(2026, 1, 26)) }
+            // The first ASN's W03 award is revoked first; the second's in the same batch as W05; the third keeps it.
+            try await Self.handle([F.revoked(try #require(middle[F.nip]))], pool: pool)
+            try await Self.handle([F.revoked(try #require(middle[F.otherNIP])), week5(F.otherNIP)], pool: pool)
+            try await Self.handle([week5(F.nip)], pool: pool)
+            try await Self.handle([week5(third)], pool: pool)
+            for (nip, bonuses) in [(F.nip, 0), (F.otherNIP, 0), (third, 1)] {
+                #expect(try await F.entries(nip, pool: pool).filter { $0.kind == .bonus }.count == bonuses)
+            }
+            try await DecisionHandlerTests.expectTotalsMatchLedger(pool, pairs: 3)
+        }
+    }
+
     @Test("a fraud rejection becomes a negative penalty entry and penalty.applied; a plain rejection does nothing")
     func fraudPenalty() async throws {
         try await DecisionHandlerTests.withProgram { pool in
