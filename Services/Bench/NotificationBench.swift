@@ -78,9 +78,12 @@ package func runNotificationBench(arguments: [String]) async throws {
         tasks.addTask { try await pool.run() }
         tasks.addTask { try await publisher.run() }
         defer { tasks.cancelAll() }
-        let before = try await pool.withConnection { connection in
-            try await connection.query("SELECT count(*) AS n FROM notifications").first?.decode("n", as: Int.self) ?? 0
-        }
+        // CPU per process over the run, as the end-to-end bench reads it.
+        let admin = try await DatabaseConnection.connect(
+            configuration: DatabaseConfiguration(url: try DevEnvironment.value("DATABASE_URL_ADMIN")), logger: logger)
+        let processes = await StackProcesses.discover(
+            root: FileManager.default.currentDirectoryPath, admin: admin)
+        let cpuBefore = try await ResourceSnapshot.take(processes: processes, admin: admin, statements: false)
         let events = try (0..<count).map { index in
             try CloudEvent(
                 PointsAwarded(
@@ -89,6 +92,7 @@ package func runNotificationBench(arguments: [String]) async throws {
                     activity: "pilah_sampah", points: 10, ruleVersion: "peduli-sampah@1", period: "2026-Q1",
                     awardedAt: Date(), totalInPeriod: 10 * (index + 1)), from: .scoring)
         }
+        let eventIds = events.map(\.id)
         let started = ContinuousClock.now
         for chunk in stride(from: 0, to: count, by: 1_000) {
             let slice = events[chunk..<min(count, chunk + 1_000)]
@@ -101,11 +105,18 @@ package func runNotificationBench(arguments: [String]) async throws {
             if ContinuousClock.now - started > .seconds(600) { break }
             try await Task.sleep(for: .milliseconds(100))
             if inboxDone == nil {
+                // Cheap while the last event is not stored yet (by the unique index); then all of them are counted.
                 let stored = try await pool.withConnection { connection in
-                    try await connection.query("SELECT count(*) AS n FROM notifications").first?.decode(
-                        "n", as: Int.self) ?? 0
+                    let last = events.last?.id ?? ""
+                    guard
+                        try await connection.query("SELECT 1 FROM notifications WHERE event_id = \(last) LIMIT 1")
+                            .isEmpty == false
+                    else { return 0 }
+                    return try await connection.query(
+                        "SELECT count(DISTINCT event_id) AS n FROM notifications WHERE event_id = ANY(\(eventIds))"
+                    ).first?.decode("n", as: Int.self) ?? 0
                 }
-                if stored - before >= count { inboxDone = ContinuousClock.now - started }
+                if stored >= count { inboxDone = ContinuousClock.now - started }
             }
             if webhookDone == nil, received.value.withLock({ $0 }) >= count {
                 webhookDone = ContinuousClock.now - started
@@ -120,8 +131,25 @@ package func runNotificationBench(arguments: [String]) async throws {
         print("  published with confirms: \(rate(published))")
         print("  all in the in-app inbox: \(rate(inboxDone))")
         print("  all delivered to the webhook receiver: \(rate(webhookDone))")
+        let cpuAfter = try await ResourceSnapshot.take(processes: processes, admin: admin, statements: false)
+        await admin.close()
+        let seconds = cpuAfter.taken - cpuBefore.taken
+        let busy = cpuAfter.machineBusy - cpuBefore.machineBusy
+        print(
+            String(
+                format: "  CPU over %.1f s: machine %.1f of %.1f core-seconds; CPU-ms per event:", seconds, busy,
+                seconds * Double(ProcessProbe.cores)))
+        for (name, after) in cpuAfter.cpu.sorted(by: { $0.key < $1.key }) {
+            guard let before = cpuBefore.cpu[name] else { continue }
+            print("    \(name) " + String(format: "%.3f", (after - before) * 1000 / Double(count)))
+        }
         publisher.shutdown()
     }
+    // Unsubscribe, so that the dev stack keeps no endpoint whose receiver is gone.
+    var unsubscribe = URLRequest(url: URL(string: base + "/v1/webhooks/" + webhookId)!)
+    unsubscribe.httpMethod = "DELETE"
+    unsubscribe.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+    _ = try? await URLSession.shared.data(for: unsubscribe)
 }
 
 /// Answers every request with 204 and counts them.

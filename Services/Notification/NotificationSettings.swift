@@ -30,7 +30,11 @@ struct NotificationSettings: Sendable {
     var webhookTimeout: Duration = .seconds(15)
     var webhookDisableAfter: Duration = .seconds(5 * 86400)
     var allowPrivateTargets = false
-    var webhookConcurrency = 64
+    /// Webhook sends in flight in all; to one endpoint; to one endpoint that is failing (its last attempt did not
+    /// succeed: a probe or two until it answers again, so dead endpoints never hold the slots of live ones).
+    var webhookConcurrency = 512
+    var webhookEndpointConcurrency = 64
+    var webhookFailingEndpointConcurrency = 2
     var gateway = GatewaySettings()
     var streamHeartbeat: Duration = .seconds(15)
     var streamClientBuffer = 2048

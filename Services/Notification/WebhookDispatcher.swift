@@ -9,8 +9,9 @@ import Synchronization
 
 /// Works off the durable webhook delivery queue (`webhook_deliveries`).
 ///
-/// It keeps up to `webhookConcurrency` sends in flight (at most half of them for one endpoint, so a slow or dead
-/// endpoint never holds up the others): due deliveries are claimed with `FOR UPDATE SKIP LOCKED` (so several
+/// It keeps up to `webhookConcurrency` sends in flight, at most `webhookEndpointConcurrency` of them for one endpoint
+/// and `webhookFailingEndpointConcurrency` for one that is failing (so slow or dead endpoints never hold up the
+/// others, and a backlog for a dead one waits instead of each delivery spending its timeout): due deliveries are claimed with `FOR UPDATE SKIP LOCKED` (so several
 /// instances share the work without sending one delivery twice at a time), posted signed per Standard Webhooks,
 /// with a timeout of at most 15 s and without following redirects, and what finished is settled in one
 /// transaction: the attempt log, the deliveries' next state, and the endpoints' health. A 2xx is delivered; 410 Gone disables the endpoint; any other
@@ -42,7 +43,7 @@ final class WebhookDispatcher: Service, Sendable {
             redirectConfiguration: .disallow,
             timeout: .init(connect: .seconds(5), read: Self.timeAmount(settings.webhookTimeout)))
         configuration.connectionPool = .init(
-            idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: settings.webhookConcurrency)
+            idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: settings.webhookEndpointConcurrency)
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         // One wake-up signal for everything the dispatcher waits on: a finished send, a NOTIFY, the poll ticker.
         let (signals, signal) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
@@ -75,9 +76,8 @@ final class WebhookDispatcher: Service, Sendable {
         let limit = max(1, settings.webhookConcurrency)
         await withTaskGroup(of: Void.self) { sends in
             var inFlight = 0
-            // Sends in flight per endpoint, capped so that one slow or dead endpoint never takes every slot.
+            // Sends in flight per endpoint, capped so that slow or dead endpoints never take every slot.
             var perEndpoint: [UUID: Int] = [:]
-            let endpointCap = max(1, limit / 2)
             var iterator = signals.makeAsyncIterator()
             var lastRecovery = ContinuousClock.now - .seconds(60)
             func settleFinished() async {
@@ -99,23 +99,13 @@ final class WebhookDispatcher: Service, Sendable {
                 await settleFinished()
                 do {
                     if ContinuousClock.now - lastRecovery > .seconds(10) {
-                        try await recoverExpiredLeases()
+                        try await recoverExpiredLeasesAndCancelDisabled()
                         lastRecovery = .now
                     }
                     let room = min(Self.batchSize, limit - inFlight)
                     if room > 0 {
-                        let saturated = perEndpoint.filter { $0.value >= endpointCap }.map(\.key)
-                        var claimed: [Claimed] = []
-                        var excess: [UUID] = []
-                        for item in try await claim(limit: room, skipping: saturated) {
-                            if perEndpoint[item.endpointId, default: 0] >= endpointCap {
-                                excess.append(item.id)
-                            } else {
-                                perEndpoint[item.endpointId, default: 0] += 1
-                                claimed.append(item)
-                            }
-                        }
-                        if !excess.isEmpty { try await release(excess) }
+                        let claimed = try await claim(limit: room, sending: perEndpoint)
+                        for item in claimed { perEndpoint[item.endpointId, default: 0] += 1 }
                         var refused: [String: String] = [:]
                         for url in Set(claimed.map(\.url)) {
                             do { _ = try await policy.check(url) } catch { refused[url] = "\(error)" }
@@ -135,7 +125,7 @@ final class WebhookDispatcher: Service, Sendable {
                             }
                         }
                         // A full claim means more may be due: look again at once.
-                        if claimed.count + excess.count == room, inFlight < limit { continue }
+                        if claimed.count == room, inFlight < limit { continue }
                     }
                 } catch {
                     logger.error("webhook claim failed", metadata: ["error": "\(error)"])
@@ -169,34 +159,30 @@ final class WebhookDispatcher: Service, Sendable {
         var gone: Bool { statusCode == 410 }
     }
 
-    /// Puts claimed deliveries back untouched (their endpoint had enough in flight).
-    private func release(_ ids: [UUID]) async throws {
-        try await pool.withConnection { connection in
-            try await connection.query(
-                """
-                UPDATE webhook_deliveries SET status = 'pending', attempts = attempts - 1, lease_until = NULL
-                WHERE id = ANY (\(ids)::uuid[]) AND status = 'sending'
-                """)
-        }
-    }
-
-    private func claim(limit: Int, skipping saturated: [UUID]) async throws -> [Claimed] {
+    /// Claims due deliveries, oldest first, at most `limit` in all and for each endpoint its concurrency (less when
+    /// it is failing) less those `sending` to it already; none of an endpoint disabled or deleted meanwhile.
+    private func claim(limit: Int, sending: [UUID: Int]) async throws -> [Claimed] {
         try await pool.withTransaction { connection in
-            // Deliveries whose endpoint was disabled or deleted meanwhile are cancelled, not sent.
-            try await connection.query(
-                """
-                UPDATE webhook_deliveries d SET status = 'cancelled', lease_until = NULL
-                FROM webhook_endpoints e
-                WHERE d.endpoint_id = e.id AND d.status = 'pending' AND (NOT e.enabled OR e.deleted_at IS NOT NULL)
-                """)
             let rows = try await connection.query(
                 """
-                WITH due AS (
-                    SELECT id FROM webhook_deliveries
-                    WHERE status = 'pending' AND next_attempt_at <= now()
-                      AND NOT (endpoint_id = ANY (\(saturated)::uuid[]))
-                    ORDER BY next_attempt_at LIMIT \(limit)
-                    FOR UPDATE SKIP LOCKED
+                WITH busy AS (
+                    SELECT * FROM unnest(\(Array(sending.keys))::uuid[], \(Array(sending.values))::int8[])
+                        AS b(endpoint_id, sending)
+                ), due AS (
+                    SELECT x.id, x.next_attempt_at
+                    FROM webhook_endpoints e
+                    LEFT JOIN busy b ON b.endpoint_id = e.id
+                    CROSS JOIN LATERAL (
+                        SELECT d.id, d.next_attempt_at FROM webhook_deliveries d
+                        WHERE d.endpoint_id = e.id AND d.status = 'pending' AND d.next_attempt_at <= now()
+                        ORDER BY d.next_attempt_at
+                        LIMIT greatest(0, CASE WHEN e.failing_since IS NULL THEN \(settings.webhookEndpointConcurrency)
+                                               ELSE \(settings.webhookFailingEndpointConcurrency) END
+                                          - coalesce(b.sending, 0))
+                        FOR UPDATE OF d SKIP LOCKED
+                    ) x
+                    WHERE e.enabled AND e.deleted_at IS NULL
+                    ORDER BY x.next_attempt_at LIMIT \(limit)
                 )
                 UPDATE webhook_deliveries d
                 SET status = 'sending', attempts = d.attempts + 1, lease_until = now() + interval '2 minutes'
@@ -304,13 +290,14 @@ final class WebhookDispatcher: Service, Sendable {
                 try await connection.query(
                     "UPDATE webhook_endpoints SET failing_since = NULL WHERE id = ANY (\(succeeded)::uuid[])")
             }
+            var disabled: [UUID] = []
             if !failing.isEmpty {
                 try await connection.query(
                     """
                     UPDATE webhook_endpoints SET failing_since = coalesce(failing_since, now())
                     WHERE id = ANY (\(failing)::uuid[])
                     """)
-                try await connection.query(
+                disabled += try await connection.query(
                     """
                     UPDATE webhook_endpoints
                     SET enabled = false, disabled_at = now(),
@@ -318,32 +305,44 @@ final class WebhookDispatcher: Service, Sendable {
                             || ' WIB. Failing without a success since then.'
                     WHERE id = ANY (\(failing)::uuid[]) AND enabled
                       AND failing_since <= now() - \(disableAfterSeconds) * interval '1 second'
-                    """)
+                    RETURNING id
+                    """
+                ).map { try $0.decode("id", as: UUID.self) }
             }
             if !gone.isEmpty {
-                try await connection.query(
+                disabled += try await connection.query(
                     """
                     UPDATE webhook_endpoints
                     SET enabled = false, disabled_at = now(),
                         disabled_reason = 'Penerima menjawab 410 Gone. The endpoint answered 410 Gone.'
                     WHERE id = ANY (\(gone)::uuid[]) AND enabled
+                    RETURNING id
+                    """
+                ).map { try $0.decode("id", as: UUID.self) }
+            }
+            if !disabled.isEmpty {
+                try await connection.query(
+                    """
+                    UPDATE webhook_deliveries SET status = 'cancelled'
+                    WHERE endpoint_id = ANY (\(disabled)::uuid[]) AND status = 'pending'
                     """)
             }
-            try await connection.query(
-                """
-                UPDATE webhook_deliveries d SET status = 'cancelled'
-                FROM webhook_endpoints e
-                WHERE d.endpoint_id = e.id AND e.id = ANY (\(failing + gone)::uuid[]) AND NOT e.enabled
-                  AND d.status = 'pending'
-                """)
         }
     }
 
-    /// Deliveries left `sending` by a process that died go back to the queue.
-    private func recoverExpiredLeases() async throws {
+    /// Deliveries left `sending` by a process that died go back to the queue; those still pending for an endpoint
+    /// disabled or deleted meanwhile are cancelled (disabling cancels them too, but a delivery may be queued while
+    /// an endpoint is disabled).
+    private func recoverExpiredLeasesAndCancelDisabled() async throws {
         try await pool.withConnection { connection in
             try await connection.query(
                 "UPDATE webhook_deliveries SET status = 'pending' WHERE status = 'sending' AND lease_until < now()")
+            try await connection.query(
+                """
+                UPDATE webhook_deliveries SET status = 'cancelled', lease_until = NULL
+                WHERE status = 'pending'
+                  AND endpoint_id IN (SELECT id FROM webhook_endpoints WHERE NOT enabled OR deleted_at IS NOT NULL)
+                """)
         }
     }
 

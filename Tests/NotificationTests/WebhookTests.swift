@@ -210,6 +210,54 @@ struct WebhookTests {
         #expect(WebhookTargetPolicy.classify("93.184.216.34") == .public)
     }
 
+    @Test("two dead endpoints hold up no live one; once failing, each gets a probe or two at a time")
+    func deadEndpointsHoldUpNoOther() async throws {
+        let receiver = TestReceiver { _, _ in .noContent }
+        let settings = {
+            var settings = F.settings()
+            settings.webhookTimeout = .seconds(8)
+            return settings
+        }()
+        try await receiver.run { base in
+            try await F.withStack(settings: settings, parts: [.webhooks]) { client, stack in
+                let token = try await F.token(nip: F.head, roles: ["operator"])
+                // Nothing listens on these ports: the HTTP client keeps trying to connect until the 8 s timeout.
+                var dead: [String] = []
+                for _ in 0..<2 {
+                    let url = "http://127.0.0.1:\(try freeLoopbackPort())/mati"
+                    dead.append(try await Self.subscribe(client, url: url, token: token).id)
+                }
+                _ = try await Self.subscribe(client, url: base + "/hidup", token: token)
+                try await F.deliver(try (0..<150).map { _ in try F.awarded() }, to: stack.pool)
+                // Every delivery to the live endpoint arrives before the dead ones' first attempts time out.
+                #expect(await eventually { receiver.requests(path: "/hidup").count == 150 })
+                let deadList = "'{\(dead.joined(separator: ","))}'::uuid[]"
+                let deadAttempts = try await F.count(
+                    stack.pool, "SELECT count(*) FROM webhook_attempts WHERE endpoint_id = ANY (\(deadList))")
+                #expect(deadAttempts == 0)
+
+                // After their first failures the dead endpoints are failing: at most 2 sends each at a time.
+                let sendingToDead = """
+                    SELECT coalesce(max(n), 0) FROM (
+                        SELECT count(*) AS n FROM webhook_deliveries
+                        WHERE status = 'sending' AND endpoint_id = ANY (\(deadList)) GROUP BY endpoint_id) AS s
+                    """
+                #expect(
+                    await eventually {
+                        let failing = try await F.count(
+                            stack.pool, "SELECT count(*) FROM webhook_endpoints WHERE failing_since IS NOT NULL")
+                        let sending = try await F.count(stack.pool, sendingToDead)
+                        return failing == 2 && sending <= 2
+                    })
+                for _ in 0..<5 {
+                    let sending = try await F.count(stack.pool, sendingToDead)
+                    #expect(sending <= 2)
+                    try await Task.sleep(for: .milliseconds(200))
+                }
+            }
+        }
+    }
+
     @Test("a delete stops deliveries; a dashboard does not see another's endpoints")
     func deleteAndOwnership() async throws {
         try await F.withStack { client, stack in
