@@ -1,10 +1,14 @@
+import AMQP
 import Contracts
 import Database
+import Eventing
 import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import Logging
 import NIOCore
+import ServiceLifecycle
 import ServiceSupport
 import TestSupport
 import Testing
@@ -129,6 +133,12 @@ struct ScoringBenchmarkTests {
             #expect(response.status == .ok)
         }
         latencies.sort()
+
+        // 5. Decisions through the consumer as it runs: two scoring processes competing on a queue of the real
+        // broker, each message through the inbox, the handler and the outbox in one transaction.
+        let consumed = try await Self.throughConsumers(
+            count: 10_000, databaseURL: pool.configuration.url, existing: decisions)
+
         let p50 = latencies[latencies.count / 2]
         let p99 = latencies[latencies.count * 99 / 100]
         print(
@@ -141,8 +151,69 @@ struct ScoringBenchmarkTests {
               decisions through the handler, two competing consumers: \(decisions - half) in \
             \(String(format: "%.2f", Self.seconds(competingTime))) s \
             = \(Int(Double(decisions - half) / Self.seconds(competingTime)))/s
+              decisions through the consumer (broker, inbox, handler, outbox), two scoring processes: \
+            \(consumed.count) in \(String(format: "%.2f", Self.seconds(consumed.time))) s \
+            = \(Int(Double(consumed.count) / Self.seconds(consumed.time)))/s
               GET /v1/asn/{nip}/points: p50 \(String(format: "%.2f", p50)) ms, p99 \(String(format: "%.2f", p99)) ms \
             (2000 sequential requests, in-process router)
             """)
+    }
+
+    /// Publishes `count` approvals (in chunks of 500, with confirms) to a fresh queue consumed by two scoring
+    /// services on the benchmark's database; the time until all are recorded (`existing` decisions were there).
+    private static func throughConsumers(count: Int, databaseURL: String, existing: Int) async throws
+        -> (count: Int, time: Duration)
+    {
+        let prefix = TestBroker.uniqueName("sbench")
+        let exchange = "\(prefix).events"
+        var queue = DecisionHandler.queue
+        queue.name = "\(prefix).decisions"
+        // Where intake and notification would take scoring's events from (unroutable events would stay in the
+        // outbox and be retried).
+        let topology = Topology(
+            eventsExchange: exchange, queues: [queue, QueueSpec(name: "\(prefix).sink", bindings: ["#"])])
+        let admin = try TestBroker.admin()
+        try await admin.declare(topology)
+        defer { Task { try? await admin.delete(topology) } }
+        var configuration = F.configuration(databaseURL: databaseURL)
+        configuration.amqpURL = try TestBroker.url()
+        configuration.eventsExchange = exchange
+        var logger = F.logger
+        logger.logLevel = .critical
+        let services = try (0..<2).map { _ in
+            try ScoringService(
+                configuration: configuration, logger: logger, programsDirectory: F.programsDirectory,
+                decisionsQueue: queue.name)
+        }
+        let pool = services[0].backbone.pool
+        // The events the handler steps above queued count as relayed already: only this step's are measured.
+        try await pool.withConnection { connection in
+            try await connection.query("UPDATE outbox SET published_at = now() WHERE published_at IS NULL")
+            try await connection.execute(unsafeSQL: "VACUUM ANALYZE outbox")
+        }
+        let publisher = Publisher(
+            configuration: try TestBroker.configuration(name: "\(prefix)-pub"), topology: topology, logger: logger)
+        let events = try (0..<count).map { index in
+            try F.event(
+                F.verified(
+                    nip: Self.nip((index * 4_391) % Self.asnCount), activity: "kurangi_plastik",
+                    activityAt: F.jakarta(2026, 3, 2 + index % 25, 7 + index % 12)))
+        }
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await publisher.run() }
+            for part in services.flatMap(\.backbone.services) { group.addTask { try await part.run() } }
+            defer { group.cancelAll() }
+            let started = ContinuousClock.now
+            try await publisher.publishConfirmed(events, exchange: exchange)
+            let deadline = ContinuousClock.now + .seconds(600)
+            while try await F.count("SELECT count(*) FROM decision_inputs", pool: pool) < existing + count,
+                ContinuousClock.now < deadline
+            {
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            let time = ContinuousClock.now - started
+            #expect(try await F.count("SELECT count(*) FROM decision_inputs", pool: pool) == existing + count)
+            return (count, time)
+        }
     }
 }

@@ -1,4 +1,6 @@
 import AMQP
+import Contracts
+import Eventing
 import Foundation
 import Logging
 
@@ -190,5 +192,22 @@ package final class ThrowawayBroker: Sendable {
     private func signal(_ number: Int32) throws {
         let pid = try beamPID()
         guard kill(pid, number) == 0 else { throw MessagingError(.protocolError, "kill(\(pid), \(number)) failed") }
+    }
+}
+
+extension Publisher {
+    /// Publishes `events` to `exchange` in chunks of 500, each again after 200 ms until the broker confirms all of
+    /// it (a benchmark's load, published while the consumers start).
+    package func publishConfirmed(_ events: [CloudEvent], exchange: String) async throws {
+        var sent = 0
+        while sent < events.count {
+            let chunk = events[sent..<min(sent + 500, events.count)]
+            let outcomes = try? await publish(chunk.map { OutgoingMessage(event: $0, exchange: exchange) })
+            if let outcomes, outcomes.allSatisfy({ $0 == .confirmed }) {
+                sent += chunk.count
+            } else {
+                try await Task.sleep(for: .milliseconds(200))
+            }
+        }
     }
 }

@@ -13,7 +13,9 @@ import Testing
 /// Benchmarks of the automatic checks with 1,000,000 stored perceptual hashes, on the real stack. Off by default
 /// (they take minutes): `VERIFICATION_BENCH=1 swift test --skip-build --filter VerificationBenchmarks`.
 /// `VERIFICATION_BENCH_HASHES` and `VERIFICATION_BENCH_SUBMISSIONS` change the sizes (defaults 1,000,000 and 10,000).
-@Suite("VerificationBenchmarks", .enabled(if: ProcessInfo.processInfo.environment["VERIFICATION_BENCH"] == "1"))
+@Suite(
+    "VerificationBenchmarks", .serialized,
+    .enabled(if: ProcessInfo.processInfo.environment["VERIFICATION_BENCH"] == "1"))
 struct VerificationBenchmarks {
     static let hashes = Int(ProcessInfo.processInfo.environment["VERIFICATION_BENCH_HASHES"] ?? "") ?? 1_000_000
     static let submissions = Int(ProcessInfo.processInfo.environment["VERIFICATION_BENCH_SUBMISSIONS"] ?? "") ?? 10_000
@@ -132,17 +134,7 @@ struct VerificationBenchmarks {
                 configuration: try TestBroker.configuration(name: "\(prefix)-pub"), topology: topology,
                 logger: VF.logger)
             func publish(_ events: [CloudEvent]) async throws {
-                var sent = 0
-                while sent < events.count {
-                    let chunk = Array(events[sent..<min(sent + 500, events.count)])
-                    let outcomes = try? await publisher.publish(
-                        chunk.map { OutgoingMessage(event: $0, exchange: exchange) })
-                    if let outcomes, outcomes.allSatisfy({ $0 == .confirmed }) {
-                        sent += chunk.count
-                    } else {
-                        try await Task.sleep(for: .milliseconds(200))
-                    }
-                }
+                try await publisher.publishConfirmed(events, exchange: exchange)
             }
             let nips = (0..<count).map { String(format: "19900101201503%04d", $0 % 10_000) }
             var reference: [CloudEvent] = [try CloudEvent(VF.program(sampleRate: 0.05), from: .scoring)]
