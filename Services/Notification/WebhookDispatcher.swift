@@ -11,14 +11,14 @@ import Synchronization
 ///
 /// It keeps up to `webhookConcurrency` sends in flight, at most `webhookEndpointConcurrency` of them for one endpoint
 /// and `webhookFailingEndpointConcurrency` for one that is failing (so slow or dead endpoints never hold up the
-/// others, and a backlog for a dead one waits instead of each delivery spending its timeout): due deliveries are claimed with `FOR UPDATE SKIP LOCKED` (so several
-/// instances share the work without sending one delivery twice at a time), posted signed per Standard Webhooks,
-/// with a timeout of at most 15 s and without following redirects, and what finished is settled in one
-/// transaction: the attempt log, the deliveries' next state, and the endpoints' health. A 2xx is delivered; 410 Gone disables the endpoint; any other
-/// answer or error is retried on the schedule (≈ 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, ±10 % jitter), after which the
-/// delivery has failed; an endpoint failing without a single success for 5 days is disabled. A delivery whose
-/// claim lease ran out (the process died while sending) is retried with the same `webhook-id`, which receivers use
-/// to ignore a repeat.
+/// others, and a backlog for a dead one waits instead of each delivery spending its timeout). Due deliveries are
+/// claimed with `FOR UPDATE SKIP LOCKED` (so several instances share the work without sending one delivery twice at
+/// a time), posted signed per Standard Webhooks, with a timeout of at most 15 s and without following redirects,
+/// and what finished is settled in one transaction: the attempt log, the deliveries' next state, and the endpoints'
+/// health. A 2xx is delivered; 410 Gone disables the endpoint; any other answer or error is retried on the schedule
+/// (≈ 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, ±10 % jitter), after which the delivery has failed; an endpoint failing
+/// without a single success for 5 days is disabled. A delivery whose claim lease ran out (the process died while
+/// sending) is retried with the same `webhook-id`, which receivers use to ignore a repeat.
 final class WebhookDispatcher: Service, Sendable {
     private let pool: DatabasePool
     private let listener: DatabaseListener
