@@ -213,18 +213,20 @@ struct WebhookTests {
     @Test("two dead endpoints hold up no live one; once failing, each gets a probe or two at a time")
     func deadEndpointsHoldUpNoOther() async throws {
         let receiver = TestReceiver { _, _ in .noContent }
+        // Two endpoints that take connections but never answer: each request waits for the 20 s timeout.
+        let silent = try (0..<2).map { _ in try silentLoopbackListener() }
+        defer { for listener in silent { close(listener.fd) } }
         let settings = {
             var settings = F.settings()
-            settings.webhookTimeout = .seconds(10)
+            settings.webhookTimeout = .seconds(20)
             return settings
         }()
         try await receiver.run { base in
-            try await F.withStack(parts: [.webhooks]) { client, stack in
+            try await F.withStack(settings: settings, parts: [.webhooks]) { client, stack in
                 let token = try await F.token(nip: F.head, roles: ["operator"])
-                // Nothing listens on these ports: the HTTP client keeps trying to connect until its 5 s timeout.
                 var dead: [String] = []
-                for _ in 0..<2 {
-                    let url = "http://127.0.0.1:\(try freeLoopbackPort())/mati"
+                for listener in silent {
+                    let url = "http://127.0.0.1:\(listener.port)/mati"
                     dead.append(try await Self.subscribe(client, url: url, token: token).id)
                 }
                 let live = try await Self.subscribe(client, url: base + "/hidup", token: token).id

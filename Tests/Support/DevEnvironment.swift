@@ -111,9 +111,26 @@ package struct DevEnvironmentError: Error, CustomStringConvertible {
 
 /// A TCP port on 127.0.0.1 that was free a moment ago.
 package func freeLoopbackPort() throws -> Int {
+    let (fd, port) = try boundLoopbackSocket()
+    close(fd)
+    return port
+}
+
+/// A loopback port that takes connections (the kernel completes them, up to `backlog`) but never accepts or answers
+/// one: an HTTP client's requests to it wait for their read timeout. Close the descriptor when done.
+package func silentLoopbackListener(backlog: Int32 = 512) throws -> (fd: Int32, port: Int) {
+    let (fd, port) = try boundLoopbackSocket()
+    guard listen(fd, backlog) == 0 else {
+        close(fd)
+        throw DevEnvironmentError(message: "listen() failed")
+    }
+    return (fd, port)
+}
+
+/// A TCP socket bound to a free port on 127.0.0.1, and the port.
+private func boundLoopbackSocket() throws -> (fd: Int32, port: Int) {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard fd >= 0 else { throw DevEnvironmentError(message: "socket() failed") }
-    defer { close(fd) }
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
@@ -124,6 +141,9 @@ package func freeLoopbackPort() throws -> Int {
             bind(fd, raw, length) == 0 && getsockname(fd, raw, &length) == 0
         }
     }
-    guard bound else { throw DevEnvironmentError(message: "cannot find a free port") }
-    return Int(UInt16(bigEndian: address.sin_port))
+    guard bound else {
+        close(fd)
+        throw DevEnvironmentError(message: "cannot find a free port")
+    }
+    return (fd, Int(UInt16(bigEndian: address.sin_port)))
 }
