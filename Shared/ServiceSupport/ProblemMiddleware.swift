@@ -11,7 +11,8 @@ import NIOCore
 ///   their status; a 4xx keeps its message as `detail`, a 5xx's message is dropped;
 /// - `DecodingError` becomes 400 with the path of the offending field;
 /// - a ``DatabaseError`` that means the database is unreachable, frozen or saturated becomes 503 with
-///   `Retry-After` (the request may simply be sent again);
+///   `Retry-After` (the request may simply be sent again); one refusing text it cannot store (a NUL character,
+///   SQLSTATE 22021 or 22P05) becomes 400;
 /// - anything else becomes a 500 with a generic detail; the error itself is logged, never sent.
 package struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
     /// Creates the middleware.
@@ -68,6 +69,12 @@ package struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
                     + "The database is temporarily unavailable; please retry.",
                 retryAfterSeconds: 5
             )
+        case let database as DatabaseError where database.sqlState == "22021" || database.sqlState == "22P05":
+            // Text PostgreSQL cannot store (a NUL character) that a request carried into a query.
+            return .badRequest(
+                "Teks dalam permintaan berisi karakter yang tidak dapat disimpan (NUL). "
+                    + "The request's text contains a character that cannot be stored (NUL).",
+                code: "INVALID_TEXT")
         default:
             logger.error("Kesalahan tak terduga", metadata: ["error": "\(String(reflecting: error))"])
             return .internalError()

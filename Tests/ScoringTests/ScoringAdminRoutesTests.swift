@@ -376,7 +376,7 @@ struct ScoringAdminRoutesTests {
         }
     }
 
-    @Test("POST /v1/recompute: dry run by default, 404 for an unknown version, refused to an auditor")
+    @Test("POST /v1/recompute: dry run by default, 404 for an unknown version, 400 for a NUL, refused to an auditor")
     func recompute() async throws {
         try await Self.withApp { client, pool in
             try await F.handle([try F.event(F.verified())], pool: pool)
@@ -394,6 +394,12 @@ struct ScoringAdminRoutesTests {
                 uri: "/v1/recompute", method: .post, headers: headers,
                 body: ByteBuffer(string: #"{"program":"peduli-sampah","version":9}"#))
             #expect(missing.status == .notFound)
+            // A NUL character PostgreSQL cannot store is the request's fault: 400, not a 500.
+            let nul = try await client.execute(
+                uri: "/v1/recompute", method: .post, headers: headers,
+                body: ByteBuffer(string: #"{"program":"peduli\u0000sampah"}"#))
+            #expect(nul.status == .badRequest)
+            #expect(try Self.object(nul)["code"] as? String == "INVALID_TEXT")
             var auditor = try await F.bearer(nip: F.otherNIP, roles: ["auditor"])
             auditor[.contentType] = "application/json"
             let refused = try await client.execute(
