@@ -103,11 +103,11 @@ package final class OutboxRelay: Service, Sendable {
     /// it took seconds for a statement that runs in milliseconds.
     private static let shortTransactionSettings: SQLQuery =
         "SELECT set_config('synchronous_commit', 'off', true), set_config('jit', 'off', true)"
-    /// The same for the claim, which must also walk `outbox_unpublished` in `seq` order and stop after
+    /// The same for the claim, which must also walk `outbox_queue` in `seq` order and stop after
     /// `batchSize` rows: without fresh statistics (a new table, a bulk insert) the planner chose a bitmap scan of
     /// every unpublished row plus a sort, which made each claim cost O(backlog) — 565 ms instead of 36 ms for
     /// 1,000 of 50,000 rows.
-    private static let claimSettings: SQLQuery = """
+    package static let claimSettings: SQLQuery = """
         SELECT set_config('synchronous_commit', 'off', true), set_config('jit', 'off', true),
                set_config('enable_bitmapscan', 'off', true), set_config('enable_seqscan', 'off', true)
         """
@@ -306,49 +306,11 @@ package final class OutboxRelay: Service, Sendable {
     /// Claims up to `batchSize` rows: locks the due candidates, leases those that may go now, and commits — all
     /// in one round trip.
     func claimBatch() async throws -> Claim {
-        let leaseSeconds = Self.seconds(lease)
         let results = try await pool.withConnection { connection in
             try await connection.pipeline([
                 "BEGIN",
                 Self.claimSettings,
-                """
-                WITH candidates AS (
-                    SELECT o.seq, o.aggregatetype, o.aggregateid
-                    FROM outbox o
-                    WHERE o.published_at IS NULL
-                      AND (o.retry_at IS NULL OR o.retry_at <= now())
-                      AND (o.claimed_until IS NULL OR o.claimed_until <= now())
-                      -- Not behind a row of its aggregate in flight or in backoff. A scalar subquery, not NOT
-                      -- EXISTS: the planner must probe the aggregate's index per row, not join the whole outbox.
-                      AND (SELECT true FROM outbox e
-                           WHERE e.aggregatetype = o.aggregatetype AND e.aggregateid = o.aggregateid
-                             AND e.published_at IS NULL AND e.seq < o.seq AND NOT e.unroutable
-                             AND (e.retry_at > now() OR e.claimed_until > now())
-                           LIMIT 1) IS NULL
-                    ORDER BY o.seq
-                    LIMIT \(batchSize)
-                    FOR UPDATE OF o SKIP LOCKED
-                ),
-                claimable AS (
-                    -- No earlier unpublished row of the aggregate outside this claim (e.g. locked by another).
-                    SELECT c.seq FROM candidates c
-                    WHERE (SELECT true FROM outbox e
-                           WHERE e.aggregatetype = c.aggregatetype AND e.aggregateid = c.aggregateid
-                             AND e.published_at IS NULL AND e.seq < c.seq AND NOT e.unroutable
-                             AND e.seq NOT IN (SELECT seq FROM candidates)
-                           LIMIT 1) IS NULL
-                ),
-                claimed AS (
-                    UPDATE outbox o
-                    SET claimed_by = \(relayID), claimed_until = now() + make_interval(secs => \(leaseSeconds))
-                    WHERE o.seq = ANY(ARRAY(SELECT seq FROM claimable))
-                    RETURNING o.seq, o.id, o.type, o.payload::text AS payload, o.source, o.subject, o.time,
-                              o.dataschema, o.extensions::text AS extensions, o.attempts, o.unroutable
-                )
-                SELECT k.*, n.candidates
-                FROM (SELECT count(*) AS candidates FROM candidates) n LEFT JOIN claimed k ON true
-                ORDER BY k.seq
-                """,
+                Self.claimStatement(relayID: relayID, leaseSeconds: Self.seconds(lease), batchSize: batchSize),
                 "COMMIT",
             ])
         }
@@ -360,6 +322,51 @@ package final class OutboxRelay: Service, Sendable {
             rows.append(try ClaimedRow(row: row))
         }
         return Claim(candidates: candidates, rows: rows)
+    }
+
+    /// The claim: up to `batchSize` claimable rows in `seq` order, leased to `relayID` for `leaseSeconds`,
+    /// returned with the number of candidates found (run after ``claimSettings``, in one transaction).
+    package static func claimStatement(relayID: UUID, leaseSeconds: Double, batchSize: Int) -> SQLQuery {
+        """
+        WITH candidates AS (
+            SELECT o.seq, o.aggregatetype, o.aggregateid
+            FROM outbox o
+            -- `seq > 0` (always true) lets this scan, and only this one, use `outbox_queue`
+            -- (MessagingSchema.outboxQueueIndex).
+            WHERE o.published_at IS NULL AND o.seq > 0
+              AND (o.retry_at IS NULL OR o.retry_at <= now())
+              AND (o.claimed_until IS NULL OR o.claimed_until <= now())
+              -- Not behind a row of its aggregate in flight or in backoff. A scalar subquery, not NOT
+              -- EXISTS: the planner must probe the aggregate's index per row, not join the whole outbox.
+              AND (SELECT true FROM outbox e
+                   WHERE e.aggregatetype = o.aggregatetype AND e.aggregateid = o.aggregateid
+                     AND e.published_at IS NULL AND e.seq < o.seq AND NOT e.unroutable
+                     AND (e.retry_at > now() OR e.claimed_until > now())
+                   LIMIT 1) IS NULL
+            ORDER BY o.seq
+            LIMIT \(batchSize)
+            FOR UPDATE OF o SKIP LOCKED
+        ),
+        claimable AS (
+            -- No earlier unpublished row of the aggregate outside this claim (e.g. locked by another).
+            SELECT c.seq FROM candidates c
+            WHERE (SELECT true FROM outbox e
+                   WHERE e.aggregatetype = c.aggregatetype AND e.aggregateid = c.aggregateid
+                     AND e.published_at IS NULL AND e.seq < c.seq AND NOT e.unroutable
+                     AND e.seq NOT IN (SELECT seq FROM candidates)
+                   LIMIT 1) IS NULL
+        ),
+        claimed AS (
+            UPDATE outbox o
+            SET claimed_by = \(relayID), claimed_until = now() + make_interval(secs => \(leaseSeconds))
+            WHERE o.seq = ANY(ARRAY(SELECT seq FROM claimable))
+            RETURNING o.seq, o.id, o.type, o.payload::text AS payload, o.source, o.subject, o.time,
+                      o.dataschema, o.extensions::text AS extensions, o.attempts, o.unroutable
+        )
+        SELECT k.*, n.candidates
+        FROM (SELECT count(*) AS candidates FROM candidates) n LEFT JOIN claimed k ON true
+        ORDER BY k.seq
+        """
     }
 
     /// Publishes claimed rows (no connection held, no transaction open), then settles them.
@@ -496,7 +503,7 @@ package final class OutboxRelay: Service, Sendable {
             try await connection.query(
                 """
                 SELECT EXTRACT(EPOCH FROM (now() - created_at))::float8 AS lag
-                FROM outbox WHERE published_at IS NULL ORDER BY seq LIMIT 1
+                FROM outbox WHERE published_at IS NULL AND seq > 0 ORDER BY seq LIMIT 1
                 """
             )
         }

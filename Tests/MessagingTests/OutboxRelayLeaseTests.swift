@@ -217,6 +217,51 @@ import Testing
         }
     }
 
+    /// The claim probes each candidate's aggregate through `outbox_unpublished_aggregate` even when the
+    /// statistics say nothing is unpublished (the outbox was last analyzed while the relay was caught up, as it
+    /// usually is), and a backlog arrives: otherwise each probe walks every earlier unpublished row, and a claim
+    /// costs O(batch × backlog) — 215 ms per claim in the scoring benchmark instead of a few.
+    @Test func claimProbesAggregatesByTheirIndexWhenStatisticsSayTheQueueIsEmpty() async throws {
+        try await withTestDatabase(service: "outbox-tests", migrations: OutboxInbox.migrations) { pool in
+            let nip = { (index: Int) in String(format: "1990010120%08d", index) }
+            let published = try (0..<2_000).map { try OutboxInbox.event(nip($0 % 700)) }
+            try await pool.withTransaction { try await Outbox.enqueue(published, in: $0) }
+            try await pool.withConnection { connection in
+                try await connection.query("UPDATE outbox SET published_at = now()")
+                try await connection.execute(unsafeSQL: "VACUUM ANALYZE outbox")
+            }
+            // The backlog: 1,500 rows, the first 500 in flight at another relay.
+            let backlog = try (0..<1_500).map { try OutboxInbox.event(nip(($0 * 37) % 700)) }
+            try await pool.withTransaction { try await Outbox.enqueue(backlog, in: $0) }
+            try await pool.withConnection { connection in
+                try await connection.query(
+                    """
+                    UPDATE outbox SET claimed_by = \(UUID()), claimed_until = now() + interval '1 hour'
+                    WHERE seq IN (SELECT seq FROM outbox WHERE published_at IS NULL ORDER BY seq LIMIT 500)
+                    """)
+            }
+            let claim = OutboxRelay.claimStatement(relayID: UUID(), leaseSeconds: 60, batchSize: 500)
+            let plan = try await pool.withTransaction { connection in
+                _ = try await connection.query(OutboxRelay.claimSettings)
+                return try await connection.query(
+                    SQLQuery(unsafeSQL: "EXPLAIN (FORMAT JSON) " + claim.sql, binds: claim.binds)
+                )[0].decode(0, as: String.self)
+            }
+            var scans: [(index: String, inSubPlan: Bool)] = []
+            func walk(_ node: [String: Any], inSubPlan: Bool) {
+                let inSubPlan = inSubPlan || (node["Parent Relationship"] as? String) == "SubPlan"
+                if let index = node["Index Name"] as? String { scans.append((index, inSubPlan)) }
+                for child in node["Plans"] as? [[String: Any]] ?? [] { walk(child, inSubPlan: inSubPlan) }
+            }
+            let document = try JSONSerialization.jsonObject(with: Data(plan.utf8)) as? [[String: Any]]
+            walk(try #require(document?.first?["Plan"] as? [String: Any]), inSubPlan: false)
+            let probes = scans.filter(\.inSubPlan).map(\.index)
+            #expect(probes.count == 2, "the two per-aggregate probes: \(scans)")
+            #expect(probes.allSatisfy { $0 == "outbox_unpublished_aggregate" }, "\(scans)")
+            #expect(scans.filter { !$0.inSubPlan }.map(\.index).contains("outbox_queue"), "\(scans)")
+        }
+    }
+
     /// One relay, 5,000 rows, some committed before it starts and the rest while it runs (woken by `NOTIFY`
     /// only: it polls every two minutes): each row reaches the queue exactly once.
     @Test func eachRowIsPublishedOnceInNormalOperation() async throws {
