@@ -155,7 +155,7 @@ let package = Package(
         .executableTarget(
             name: "Bench",
             dependencies: [
-                "Database", "AMQP", "Eventing", "Contracts", "ServiceSupport", "TestSupport", logging,
+                "Database", "AMQP", "Eventing", "Contracts", "ServiceSupport", "TestSupport", "Photo", logging,
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],

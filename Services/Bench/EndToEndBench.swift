@@ -259,8 +259,10 @@ func runEndToEndBench(arguments: [String]) async throws {
     ownQueries += 1
     let pointsTimes = try await awardTimes(scoring, ids: acceptedIDs)
     let planted = try await plantedOutcomes(verification, outcome: outcome, requests: requests)
-    print("e2e: waiting \(options.settleSeconds) s for PostgreSQL statistics…")
-    try await Task.sleep(for: .seconds(options.settleSeconds))
+    print("e2e: waiting \(options.settleSeconds) s for PostgreSQL statistics (meanwhile: the photo work's limit)…")
+    let settled = ContinuousClock.now + .seconds(options.settleSeconds)
+    let photoWork = try PhotoWorkLimit.measure(requests.photos, cores: ProcessProbe.cores)
+    try await Task.sleep(until: settled)
     let afterDB = try await ResourceSnapshot.take(processes: processes, admin: admin, statements: statements)
 
     let report = EndToEndReport.make(
@@ -268,7 +270,7 @@ func runEndToEndBench(arguments: [String]) async throws {
         completedWall: completedWall, idle: (idleStart, before, Double(options.settleSeconds)), before: before,
         afterCPU: afterCPU, afterDB: afterDB, ownNotificationQueries: ownQueries, statements: statements,
         processes: processes, population: population.people.count, photoBytes: requests.sampleSize,
-        peaksReset: peaksReset, points: pointsTimes, planted: planted)
+        peaksReset: peaksReset, points: pointsTimes, planted: planted, photoWork: photoWork)
     report.print()
     let stamp = ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "")
     let path = "\(root)/.run/bench/e2e-\(stamp).json"

@@ -101,6 +101,11 @@ struct EndToEndReport: Codable, Sendable {
     /// Whether the peaks are the run's (`VmHWM` reset at its start) or since each process started.
     var peakRSSScope: String
     var topStatements: [TopStatement]
+    /// The photo work's limit, measured after the run.
+    var photoWork: PhotoWorkLimit
+    /// `cores × 1000 / (machine CPU-ms per submission)`: what this machine could settle per second at this run's
+    /// cost per submission, if every core were busy.
+    var ceilingAtThisCostPerSecond: Double
 
     static func make(
         options: EndToEndOptions, outcome: LoadOutcome,
@@ -108,7 +113,7 @@ struct EndToEndReport: Codable, Sendable {
         completedWall: Double, idle: (start: ResourceSnapshot, end: ResourceSnapshot, seconds: Double),
         before: ResourceSnapshot, afterCPU: ResourceSnapshot, afterDB: ResourceSnapshot, ownNotificationQueries: Int,
         statements: Bool, processes: StackProcesses, population: Int, photoBytes: Int, peaksReset: Bool,
-        points: [String: Double], planted: [String: [String: Int]]
+        points: [String: Double], planted: [String: [String: Int]], photoWork: PhotoWorkLimit
     ) -> EndToEndReport {
         let n = Double(max(accepted.count, 1))
         var failed: [String: Int] = [:]
@@ -219,7 +224,9 @@ struct EndToEndReport: Codable, Sendable {
                 : "unavailable: pg_stat_statements not loaded (see rowsWritten/rowsFetched)",
             walBytesPerSubmission: (afterDB.walBytes - before.walBytes) / n, memory: memory,
             peakRSSScope: peaksReset ? "this run (VmHWM reset at its start)" : "since each process started",
-            topStatements: top)
+            topStatements: top, photoWork: photoWork,
+            ceilingAtThisCostPerSecond: Double(cores) * 1000
+                / Swift.max((afterCPU.machineBusy - before.machineBusy) * 1000 / n, 1e-9))
     }
 
     /// Prints the summary.
@@ -261,6 +268,13 @@ struct EndToEndReport: Codable, Sendable {
                 "  \(name.padding(toLength: 15, withPad: " ", startingAt: 0))\(pad(c.seconds, 1)) \(pad(c.msPerSubmission, 2, width: 15))"
                     + " \(pad(c.shareOfMachine * 100, 1, width: 12))%")
         }
+        let machineMs = cpuSecondsUsedByMachine * 1000 / Double(Swift.max(accepted, 1))
+        out(
+            "limits on this machine: the photo work alone (EXIF, 1/8-scale TurboJPEG decode, dHash; "
+                + "\(photoWork.photos) photos, one thread) costs \(format(photoWork.cpuMsPerPhoto, 2)) CPU-ms per photo"
+                + " → at most \(format(photoWork.ceilingPerSecond, 0))/s on \(cores) cores doing nothing else;"
+                + " this run cost \(format(machineMs, 2)) CPU-ms per submission across the machine"
+                + " → at most \(format(ceilingAtThisCostPerSecond, 0))/s with every core busy")
         out("  per submission   commits  statements  rows written  rows fetched   (net of idle background)")
         for name in databases.keys.sorted() {
             let d = databases[name]!
