@@ -553,7 +553,7 @@ struct EvidenceChecker: Sendable {
         for outcome in outcomes {
             let submission = outcome.submission
             let codes = outcome.codes.map(\.rawValue)
-            let checks = try String(decoding: ContractsJSON.encode(["checks": outcome.results]), as: UTF8.self)
+            let checks = Fact.object(["checks": .array(outcome.results.map(\.fact))]).jsonText
             auditSubmissions.append(submission.submissionId)
             auditReviews.append("")
             auditKinds.append("checks")
@@ -613,13 +613,11 @@ struct EvidenceChecker: Sendable {
                 auditCodes.append(codes.first ?? "")
                 auditResults.append(trigger.rawValue)
                 auditDetails.append(
-                    try String(
-                        decoding: ContractsJSON.encode(
-                            [
-                                "trigger": Fact.string(trigger.rawValue), "checks": .array(codes.map { .string($0) }),
-                                "requiredApprovals": .number(Double(reviewApprovals.last ?? 1)),
-                                "points": .number(outcome.points),
-                            ]), as: UTF8.self))
+                    Fact.object([
+                        "trigger": .string(trigger.rawValue), "checks": .array(codes.map { .string($0) }),
+                        "requiredApprovals": .number(Double(reviewApprovals.last ?? 1)),
+                        "points": .number(outcome.points),
+                    ]).jsonText)
             }
             auditSubmissions.append(submission.submissionId)
             auditReviews.append("")
@@ -627,13 +625,11 @@ struct EvidenceChecker: Sendable {
             auditCodes.append(codes.first ?? "")
             auditResults.append(outcome.kind.rawValue)
             auditDetails.append(
-                try String(
-                    decoding: ContractsJSON.encode(
-                        [
-                            "method": Fact.string("auto"), "reasonCodes": .array(codes.map { .string($0) }),
-                            "fraud": .bool(outcome.fraud), "appealable": .bool(outcome.appealable),
-                            "sampledForAudit": .bool(outcome.sampled), "points": .number(outcome.points),
-                        ]), as: UTF8.self))
+                Fact.object([
+                    "method": .string("auto"), "reasonCodes": .array(codes.map { .string($0) }),
+                    "fraud": .bool(outcome.fraud), "appealable": .bool(outcome.appealable),
+                    "sampledForAudit": .bool(outcome.sampled), "points": .number(outcome.points),
+                ]).jsonText)
         }
 
         let ids = outcomes.map(\.submission.submissionId)
