@@ -1,4 +1,5 @@
 import Foundation
+import ServiceSupport
 
 /// A JSON value in a check's evidence (values compared, distances, matching submissions).
 enum Fact: Codable, Sendable, Equatable {
@@ -59,7 +60,7 @@ extension Fact {
 
     private func write(into out: inout String) {
         switch self {
-        case .string(let value): Self.write(string: value, into: &out)
+        case .string(let value): JSONText.appendString(value, to: &out)
         case .number(let value):
             let finite = value.isFinite ? value : 0
             if finite == finite.rounded(), abs(finite) < 9_007_199_254_740_992 {
@@ -80,43 +81,12 @@ extension Fact {
             out += "{"
             for (index, key) in members.keys.sorted().enumerated() {
                 if index > 0 { out += "," }
-                Self.write(string: key, into: &out)
+                JSONText.appendString(key, to: &out)
                 out += ":"
                 members[key]!.write(into: &out)
             }
             out += "}"
         }
-    }
-
-    private static func write(string: String, into out: inout String) {
-        out += "\""
-        var plainStart = string.unicodeScalars.startIndex
-        var index = plainStart
-        let scalars = string.unicodeScalars
-        while index != scalars.endIndex {
-            let scalar = scalars[index]
-            let escape: String? =
-                switch scalar {
-                case "\"": "\\\""
-                case "\\": "\\\\"
-                case "\n": "\\n"
-                case "\r": "\\r"
-                case "\t": "\\t"
-                case "\u{08}": "\\b"
-                case "\u{0C}": "\\f"
-                default:
-                    scalar.value < 0x20
-                        ? "\\u00" + (scalar.value < 0x10 ? "0" : "") + String(scalar.value, radix: 16) : nil
-                }
-            if let escape {
-                out.unicodeScalars.append(contentsOf: scalars[plainStart..<index])
-                out += escape
-                plainStart = scalars.index(after: index)
-            }
-            index = scalars.index(after: index)
-        }
-        out.unicodeScalars.append(contentsOf: scalars[plainStart..<scalars.endIndex])
-        out += "\""
     }
 }
 

@@ -185,14 +185,14 @@ package enum LogJSON: Sendable {
     func write(to text: inout String) {
         switch self {
         case .string(let value):
-            Self.writeString(value, to: &text)
+            JSONText.appendString(value, to: &text)
         case .object(let members):
             text += "{"
             var first = true
             for key in members.keys.sorted() {
                 if !first { text += "," }
                 first = false
-                Self.writeString(key, to: &text)
+                JSONText.appendString(key, to: &text)
                 text += ":"
                 members[key]!.write(to: &text)
             }
@@ -206,8 +206,12 @@ package enum LogJSON: Sendable {
             text += "]"
         }
     }
+}
 
-    private static func writeString(_ value: String, to text: inout String) {
+/// JSON text written by hand where Foundation's encoder costs too much (log lines, audit documents).
+package enum JSONText {
+    /// Appends `value` as a JSON string: quoted, with `"`, `\\` and control characters escaped.
+    package static func appendString(_ value: String, to text: inout String) {
         text += "\""
         let needsEscaping = value.utf8.contains { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }
         guard needsEscaping else {
