@@ -261,6 +261,20 @@ struct DatabaseBench {
 
     /// Creates the database `<prefix>_<pid>` beside `DATABASE_URL_ADMIN`'s, runs `body` with its URL, then drops it
     /// (also when `body` throws).
+    /// pgbench's single-row commit rate (one client, `INSERT` in autocommit, extended protocol) on a scratch
+    /// database of the server `DATABASE_URL_ADMIN` names: the reference the end-to-end benchmark sets its commits
+    /// against.
+    static func pgbenchSingleRowCommits(transactions: Int, logger: Logger) async throws -> Double {
+        var rate = 0.0
+        try await withScratchDatabase(prefix: "asnreward_limit", logger: logger) { url in
+            let bench = try await DatabaseBench(url: url, seconds: 1, batch: 1, logger: logger)
+            await bench.connection.close()
+            rate = try await bench.pgbench(
+                script: bench.singleScript(), protocol: "extended", transactions: transactions)
+        }
+        return rate
+    }
+
     static func withScratchDatabase(
         prefix: String, logger: Logger, _ body: (String) async throws -> Void
     ) async throws {

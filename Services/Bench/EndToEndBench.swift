@@ -265,12 +265,18 @@ func runEndToEndBench(arguments: [String]) async throws {
     try await Task.sleep(until: settled)
     let afterDB = try await ResourceSnapshot.take(processes: processes, admin: admin, statements: statements)
 
-    let report = EndToEndReport.make(
+    var report = EndToEndReport.make(
         options: options, outcome: outcome, accepted: acceptedAt, notifications: times,
         completedWall: completedWall, idle: (idleStart, before, Double(options.settleSeconds)), before: before,
         afterCPU: afterCPU, afterDB: afterDB, ownNotificationQueries: ownQueries, statements: statements,
         processes: processes, population: population.people.count, photoBytes: requests.sampleSize,
         peaksReset: peaksReset, points: pointsTimes, planted: planted, photoWork: photoWork)
+    print("e2e: measuring the broker's and the database's raw rates on the same servers…")
+    let published = try await ReferenceLimits.messagesPublished(since: since, adminURL: adminURL, logger: logger)
+    report.limits = await ReferenceLimits.measure(
+        messagesPerSubmission: Double(published) / Double(max(report.accepted, 1)),
+        commitsPerSubmission: report.databases.values.map(\.commitsPerSubmission).reduce(0, +),
+        amqpURL: environment["AMQP_URL_TEST"], logger: logger)
     report.print()
     let stamp = ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "")
     let path = "\(root)/.run/bench/e2e-\(stamp).json"

@@ -106,6 +106,8 @@ struct EndToEndReport: Codable, Sendable {
     /// `cores × 1000 / (machine CPU-ms per submission)`: what this machine could settle per second at this run's
     /// cost per submission, if every core were busy.
     var ceilingAtThisCostPerSecond: Double
+    /// The broker's and the database's raw rates, measured after the run.
+    var limits: ReferenceLimits?
 
     static func make(
         options: EndToEndOptions, outcome: LoadOutcome,
@@ -275,6 +277,24 @@ struct EndToEndReport: Codable, Sendable {
                 + " → at most \(format(photoWork.ceilingPerSecond, 0))/s on \(cores) cores doing nothing else;"
                 + " this run cost \(format(machineMs, 2)) CPU-ms per submission across the machine"
                 + " → at most \(format(ceilingAtThisCostPerSecond, 0))/s with every core busy")
+        if let limits {
+            let publish = limits.rawPublishPerSecond.map { format($0, 0) + " confirmed messages/s" } ?? "not measured"
+            let broker = limits.brokerCeilingPerSecond.map { format($0, 0) + "/s" } ?? "—"
+            out(
+                "  RabbitMQ raw windowed-confirm publish: \(publish); the run published"
+                    + " \(format(limits.messagesPerSubmission, 2)) events per submission → at most \(broker)"
+                    + limits.brokerCeilingPerSecond.map { " (this run: \(format(endToEndPerSecond / $0 * 100, 1)) %)" }
+                    .orEmpty)
+            let commits = limits.pgbenchCommitsPerSecond.map { format($0, 0) + " commits/s" } ?? "not measured"
+            let database = limits.databaseCeilingPerSecond.map { format($0, 0) + "/s" } ?? "—"
+            out(
+                "  PostgreSQL pgbench single-row commits (one client): \(commits); the run committed"
+                    + " \(format(limits.commitsPerSubmission, 2)) times per submission → at most \(database)"
+                    + limits.databaseCeilingPerSecond.map {
+                        " (this run: \(format(endToEndPerSecond / $0 * 100, 1)) %)"
+                    }
+                    .orEmpty)
+        }
         out("  per submission   commits  statements  rows written  rows fetched   (net of idle background)")
         for name in databases.keys.sorted() {
             let d = databases[name]!
@@ -314,4 +334,9 @@ struct EndToEndReport: Codable, Sendable {
         let text = value.isNaN ? "—" : format(value, decimals)
         return String(repeating: " ", count: Swift.max(0, width - text.count)) + text
     }
+}
+
+extension Optional where Wrapped == String {
+    /// The string, or empty.
+    fileprivate var orEmpty: String { self ?? "" }
 }
