@@ -259,8 +259,6 @@ struct DatabaseBench {
 
     // MARK: - Configuration
 
-    /// Creates the database `<prefix>_<pid>` beside `DATABASE_URL_ADMIN`'s, runs `body` with its URL, then drops it
-    /// (also when `body` throws).
     /// pgbench's single-row commit rate (one client, `INSERT` in autocommit, extended protocol) on a scratch
     /// database of the server `DATABASE_URL_ADMIN` names: the reference the end-to-end benchmark sets its commits
     /// against.
@@ -275,6 +273,8 @@ struct DatabaseBench {
         return rate
     }
 
+    /// Creates the database `<prefix>_<pid>` beside `DATABASE_URL_ADMIN`'s, runs `body` with its URL, then drops it
+    /// (also when `body` throws).
     static func withScratchDatabase(
         prefix: String, logger: Logger, _ body: (String) async throws -> Void
     ) async throws {
