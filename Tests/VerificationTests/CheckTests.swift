@@ -74,9 +74,8 @@ struct CheckTests {
             try await pool.withConnection { connection in
                 try await connection.query(
                     """
-                    INSERT INTO perceptual_hashes (sha256, submission_id, nip, hash, band0, band1, band2, band3)
-                    SELECT md5(g::text) || md5((g + 1000000)::text), \(owner.submissionId), \(VF.budi), h,
-                           ((h >> 48) & 65535)::int, ((h >> 32) & 65535)::int, ((h >> 16) & 65535)::int, (h & 65535)::int
+                    INSERT INTO perceptual_hashes (sha256, submission_id, nip, hash)
+                    SELECT md5(g::text) || md5((g + 1000000)::text), \(owner.submissionId), \(VF.budi), h
                     FROM generate_series(1, 100000) AS g,
                          LATERAL (SELECT ((floor(random() * 4294967296)::bigint << 32)
                                           | floor(random() * 4294967296)::bigint) + g * 0 AS h) AS r
@@ -109,7 +108,8 @@ struct CheckTests {
             #expect(assigned.map(\.submissionId) == [nearSubmission.submissionId])
             #expect(assigned.first?.trigger == "checks" && assigned.first?.checks == ["NEAR_DUPLICATE_EVIDENCE"])
 
-            // The index finds exactly what a full scan finds, up to distance 11: probes 0–11 bits from stored hashes.
+            // The consumer's in-memory index finds exactly what a full scan finds, up to distance 11: probes 0–11 bits
+            // from stored hashes.
             let sample = try await pool.withConnection { connection in
                 try await connection.query("SELECT hash FROM perceptual_hashes ORDER BY random() LIMIT 12")
                     .map { try $0.decode("hash", as: Int64.self) }
@@ -117,16 +117,11 @@ struct CheckTests {
             for (flips, base) in sample.enumerated() {
                 var probe = base
                 for bit in Array(0..<64).shuffled().prefix(flips) { probe ^= Int64(bitPattern: 1 << UInt64(bit)) }
-                let indexed = try await pool.withConnection {
-                    try await NearDuplicateIndex.lookup([probe], maxDistance: 11, in: $0)
-                }.map(\.sha256).sorted()
                 let scanned = try await pool.withConnection { connection in
                     try await connection.query(
                         "SELECT sha256 FROM perceptual_hashes WHERE bit_count((hash # \(probe))::bit(64)) <= 11 ORDER BY sha256"
                     ).map { try $0.decode("sha256", as: String.self) }
                 }
-                #expect(indexed == scanned)
-                // The consumer's in-memory copy of the index answers the same.
                 let memory = VF.checker(pool).index
                 try await pool.withConnection { try await memory.catchUp(in: $0) }
                 let remembered = memory.lookup([probe], maxDistance: 11).map(\.id)
@@ -136,7 +131,7 @@ struct CheckTests {
                     ).map { try $0.decode("sha256", as: String.self) }
                 }
                 #expect(rememberedShas == scanned)
-                #expect(!indexed.isEmpty, "a probe \(flips) bits from a stored hash finds it")
+                #expect(!scanned.isEmpty, "a probe \(flips) bits from a stored hash finds it")
             }
         }
     }
