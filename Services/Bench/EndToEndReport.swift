@@ -278,22 +278,20 @@ struct EndToEndReport: Codable, Sendable {
                 + " this run cost \(format(machineMs, 2)) CPU-ms per submission across the machine"
                 + " → at most \(format(ceilingAtThisCostPerSecond, 0))/s with every core busy")
         if let limits {
-            let publish = limits.rawPublishPerSecond.map { format($0, 0) + " confirmed messages/s" } ?? "not measured"
-            let broker = limits.brokerCeilingPerSecond.map { format($0, 0) + "/s" } ?? "—"
-            out(
-                "  RabbitMQ raw windowed-confirm publish: \(publish); the run published"
-                    + " \(format(limits.messagesPerSubmission, 2)) events per submission → at most \(broker)"
-                    + limits.brokerCeilingPerSecond.map { " (this run: \(format(endToEndPerSecond / $0 * 100, 1)) %)" }
-                    .orEmpty)
-            let commits = limits.pgbenchCommitsPerSecond.map { format($0, 0) + " commits/s" } ?? "not measured"
-            let database = limits.databaseCeilingPerSecond.map { format($0, 0) + "/s" } ?? "—"
-            out(
-                "  PostgreSQL pgbench single-row commits (one client): \(commits); the run committed"
-                    + " \(format(limits.commitsPerSubmission, 2)) times per submission → at most \(database)"
-                    + limits.databaseCeilingPerSecond.map {
-                        " (this run: \(format(endToEndPerSecond / $0 * 100, 1)) %)"
-                    }
-                    .orEmpty)
+            /// One reference: its raw rate, what the run needed of it per submission, and the ceiling that gives.
+            func reference(_ label: String, _ rate: Double?, _ unit: String, _ needed: String, _ ceiling: Double?) {
+                let measured = rate.map { format($0, 0) + " " + unit } ?? "not measured"
+                let share = ceiling.map { " (this run: \(format(endToEndPerSecond / $0 * 100, 1)) %)" } ?? ""
+                out(
+                    "  \(label): \(measured); the run \(needed) per submission → at most "
+                        + (ceiling.map { format($0, 0) + "/s" } ?? "—") + share)
+            }
+            reference(
+                "RabbitMQ raw windowed-confirm publish", limits.rawPublishPerSecond, "confirmed messages/s",
+                "published \(format(limits.messagesPerSubmission, 2)) events", limits.brokerCeilingPerSecond)
+            reference(
+                "PostgreSQL pgbench single-row commits (one client)", limits.pgbenchCommitsPerSecond, "commits/s",
+                "committed \(format(limits.commitsPerSubmission, 2)) times", limits.databaseCeilingPerSecond)
         }
         out("  per submission   commits  statements  rows written  rows fetched   (net of idle background)")
         for name in databases.keys.sorted() {
@@ -334,9 +332,4 @@ struct EndToEndReport: Codable, Sendable {
         let text = value.isNaN ? "—" : format(value, decimals)
         return String(repeating: " ", count: Swift.max(0, width - text.count)) + text
     }
-}
-
-extension Optional where Wrapped == String {
-    /// The string, or empty.
-    fileprivate var orEmpty: String { self ?? "" }
 }

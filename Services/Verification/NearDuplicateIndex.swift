@@ -5,7 +5,7 @@ import Foundation
 /// of a new one: the bands, their neighbours and the distance (``PerceptualIndex`` keeps the index in memory), and
 /// the `perceptual_hashes` table it is loaded from.
 ///
-/// The hash is cut into four 16-bit bands, each indexed. If two hashes differ in at most `d` bits, the
+/// The hash is cut into four 16-bit bands, each indexed in memory. If two hashes differ in at most `d` bits, the
 /// differences fall into four bands, so at least one band differs in at most `floor(d / 4)` bits (pigeonhole).
 /// A lookup therefore probes, for each band, the band's value and every value within that radius (17 probes per
 /// band for d = 4…7, 137 for d = 8…11), and computes the exact distance only for the rows found. With uniformly
