@@ -51,18 +51,16 @@ enum NearDuplicateIndex {
         return result
     }
 
-    /// Stores photos' hashes (a photo already stored keeps its first owner).
-    static func insert(
-        _ entries: [(sha256: String, submissionId: UUID, nip: String, hash: Int64)], in connection: DatabaseConnection
-    ) async throws {
-        guard !entries.isEmpty else { return }
-        try await connection.query(
-            """
+    /// The statement storing photos' hashes (a photo already stored keeps its first owner); `nil` for none.
+    static func insertStatement(_ entries: [(sha256: String, submissionId: UUID, nip: String, hash: Int64)])
+        -> SQLQuery?
+    {
+        guard !entries.isEmpty else { return nil }
+        return """
             INSERT INTO perceptual_hashes (sha256, submission_id, nip, hash)
             SELECT * FROM unnest(\(entries.map(\.sha256))::text[], \(entries.map(\.submissionId))::uuid[],
                                  \(entries.map(\.nip))::text[], \(entries.map(\.hash))::bigint[])
             ON CONFLICT (sha256) DO NOTHING
             """
-        )
     }
 }

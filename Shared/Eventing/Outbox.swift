@@ -51,10 +51,16 @@ package enum Outbox {
     ///   outbox stores `payload` as `jsonb`); `DatabaseError` from the insert (e.g. `uniqueViolation` for an id
     ///   enqueued before).
     package static func enqueue(_ events: [CloudEvent], in connection: DatabaseConnection) async throws {
-        guard !events.isEmpty else { return }
+        guard let statement = try enqueueStatement(events) else { return }
+        try await connection.query(statement)
+    }
+
+    /// The statement ``enqueue(_:in:)`` runs (`nil` for no events), for a caller that pipelines it with its own
+    /// writes in one round trip.
+    package static func enqueueStatement(_ events: [CloudEvent]) throws -> SQLQuery? {
+        guard !events.isEmpty else { return nil }
         let rows = try events.map(OutboxRow.init(event:))
-        try await connection.query(
-            """
+        return """
             WITH inserted AS (
                 INSERT INTO outbox (id, aggregatetype, aggregateid, type, payload, source, subject, time, dataschema, \
             extensions)
@@ -72,7 +78,6 @@ package enum Outbox {
             -- Delivered at commit, folded into one per transaction; the data-modifying CTE always runs to completion.
             SELECT pg_notify(\(MessagingSchema.outboxChannel), '') FROM (SELECT 1 FROM inserted LIMIT 1) AS any_row
             """
-        )
     }
 
     /// The aggregate type of an event: the first segment of its name (`submission.received` → `submission`), or

@@ -255,6 +255,50 @@ struct CheckTests {
         }
     }
 
+    @Test("two replicas checking at once: the daily cap holds and a shared photo has one owner")
+    func replicasDoNotRace() async throws {
+        try await VF.withDatabase { pool in
+            try await VF.seed(pool)
+            // Two checkers with their own in-memory index, as two verification processes on one database.
+            let replicas = [
+                EvidenceChecker(source: VF.source, logger: VF.logger),
+                EvidenceChecker(source: VF.source, logger: VF.logger),
+            ]
+            // Each replica gets a batch of two pilah_sampah (cap 2 a day) for Siti the same day; one photo is in
+            // both. Five rounds, each on a later day.
+            for round in 0..<5 {
+                let day = VF.activityAt.addingTimeInterval(Double(round) * 86_400)
+                func photo() -> VF.Photo {
+                    VF.photo(
+                        exif: VerificationPhotos.Exif(
+                            capturedAt: day.addingTimeInterval(300), latitude: VF.office.latitude,
+                            longitude: VF.office.longitude))
+                }
+                let shared = photo()
+                let batches = [
+                    [VF.received(photos: [shared], activityAt: day), VF.received(photos: [photo()], activityAt: day)],
+                    [VF.received(photos: [photo()], activityAt: day), VF.received(photos: [shared], activityAt: day)],
+                ]
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for (replica, batch) in zip(replicas, batches) {
+                        group.addTask {
+                            let events = try batch.map { try VF.inbound($0, from: .intake) }
+                            try await pool.withTransaction { try await replica.handle(events, in: $0) }
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+                var outcomes: [(outcome: String, reason: String?)] = []
+                for submission in batches.joined() {
+                    let decision = try #require(try await VF.decision(submission.submissionId, pool: pool))
+                    outcomes.append((decision.outcome, decision.reasonCode))
+                }
+                #expect(outcomes.filter { $0.outcome == "approved" }.count == 2, "round \(round): \(outcomes)")
+                #expect(outcomes.filter { $0.reason == "DUPLICATE_EVIDENCE" }.count == 1, "round \(round): \(outcomes)")
+            }
+        }
+    }
+
     @Test("FUTURE_DATE and IMPLAUSIBLE_QUANTITY are rejected automatically, not as fraud")
     func futureAndQuantity() async throws {
         try await VF.withDatabase { pool in
