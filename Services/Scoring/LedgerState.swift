@@ -9,8 +9,8 @@ enum LedgerState {
         var campaigns: [Campaign]
     }
 
-    /// The ASNs' credits around the batch's activity times (caps: ±8 days), the weeks with other approved work back
-    /// to the longest streak (from `award_weeks`), their fraud findings within the longest ban window, their bans,
+    /// The ASNs' credits in the ISO weeks of their approvals (caps), the weeks with other approved work back to the
+    /// longest streak (from `award_weeks`), their fraud findings within the longest ban window, their bans,
     /// the revocations of the batch's approvals, and the campaigns overlapping the batch.
     static func load(for inputs: [DecisionInput], programs: [ProgramDocument], in connection: DatabaseConnection)
         async throws -> Loaded
@@ -20,12 +20,16 @@ enum LedgerState {
         var decisionTimes: [Date] = []
         var approvals: [UUID] = []
         var findings: [UUID] = []
+        // Per ASN, the ISO weeks (Jakarta) of their approvals in the batch: caps count within the week, streaks
+        // look back from it.
+        var approvalWeeks: [String: Set<Int>] = [:]
         for input in inputs {
             switch input {
             case .verified(let approval):
                 activityTimes.append(approval.activityAt)
                 decisionTimes.append(approval.decidedAt)
                 approvals.append(approval.submissionId)
+                approvalWeeks[approval.nip, default: []].insert(JakartaCalendar.weekIndex(approval.activityAt))
             case .rejected(let finding), .revoked(let finding):
                 decisionTimes.append(finding.decidedAt)
                 findings.append(finding.submissionId)
@@ -35,22 +39,39 @@ enum LedgerState {
         let longestStreak = programs.map { $0.streak?.longest ?? 0 }.max() ?? 0
         let longestBanWindow = programs.map { $0.fraud?.ban?.withinDays ?? 0 }.max() ?? 0
         let now = Date()
-        let low = (activityTimes.min() ?? now).addingTimeInterval(-max(8, Double(longestStreak + 1) * 7) * day)
-        let capLow = (activityTimes.min() ?? now).addingTimeInterval(-8 * day)
-        let high = (activityTimes.max() ?? now).addingTimeInterval(8 * day)
         let fraudLow = (decisionTimes.min() ?? now).addingTimeInterval(-Double(longestBanWindow + 1) * day)
         let banLow = (decisionTimes.min() ?? now).addingTimeInterval(-day)
         let campaignLow = activityTimes.min() ?? now
         let campaignHigh = (activityTimes.max() ?? now).addingTimeInterval(1)
+        // The windows, one row per (ASN, week) for the credits and one per ASN for the streak weeks, so an ASN's
+        // history is read around their own approvals, not around the whole batch's time span.
+        var creditNips: [String] = []
+        var creditFrom: [Date] = []
+        var creditUntil: [Date] = []
+        var streakNips: [String] = []
+        var streakFrom: [Int] = []
+        var streakThrough: [Int] = []
+        for (nip, weeks) in approvalWeeks {
+            for week in weeks {
+                creditNips.append(nip)
+                creditFrom.append(JakartaCalendar.weekStart(week))
+                creditUntil.append(JakartaCalendar.weekStart(week + 1))
+            }
+            streakNips.append(nip)
+            streakFrom.append(weeks.min()! - max(longestStreak, 1))
+            streakThrough.append(weeks.max()!)
+        }
 
         let results = try await connection.pipeline([
-            // Credits near the batch (caps) and those of the batch's submissions (reversals), without their
-            // breakdowns (the rules never read them back).
+            // Credits in the weeks of the batch's approvals (caps) and those of the batch's submissions
+            // (reversals), without their breakdowns (the rules never read them back).
             """
             SELECT * FROM (
-                SELECT \(unsafeSQL: creditColumns) FROM ledger_entries e
-                WHERE e.nip = ANY(\(nips)::text[]) AND e.kind IN ('award', 'bonus')
-                  AND e.activity_at >= \(capLow) AND e.activity_at < \(high)
+                SELECT \(unsafeSQL: creditColumns)
+                FROM unnest(\(creditNips)::text[], \(creditFrom)::timestamptz[], \(creditUntil)::timestamptz[])
+                     AS w(nip, since, until)
+                JOIN ledger_entries e ON e.nip = w.nip AND e.kind IN ('award', 'bonus')
+                                     AND e.activity_at >= w.since AND e.activity_at < w.until
                 UNION ALL
                 SELECT \(unsafeSQL: creditColumns) FROM ledger_entries e
                 WHERE e.submission_id = ANY(\(findings + approvals)::uuid[]) AND e.kind IN ('award', 'bonus')
@@ -59,9 +80,10 @@ enum LedgerState {
             // Weeks with approved work (streaks), counted by the award_weeks trigger; the awards loaded above are
             // taken off below, since the rules follow those themselves (one may be revoked in this batch).
             """
-            SELECT nip, week, awards FROM award_weeks
-            WHERE nip = ANY(\(nips)::text[]) AND week >= \(JakartaCalendar.weekIndex(low))
-              AND week <= \(JakartaCalendar.weekIndex(high)) AND awards > 0
+            SELECT a.nip, a.week, a.awards
+            FROM unnest(\(streakNips)::text[], \(streakFrom)::int8[], \(streakThrough)::int8[]) AS w(nip, since, through)
+            JOIN award_weeks a ON a.nip = w.nip AND a.week >= w.since AND a.week <= w.through
+            WHERE a.awards > 0
             """,
             """
             SELECT nip, submission_id, activity_at FROM ledger_entries

@@ -224,6 +224,11 @@ enum JakartaCalendar {
         Int((Double(dayIndex(date) - 4) / 7).rounded(.down))
     }
 
+    /// The first instant (Monday 00:00 Jakarta) of the week with ``weekIndex(_:)`` `week`.
+    static func weekStart(_ week: Int) -> Date {
+        Date(timeIntervalSince1970: Double((week * 7 + 4) * 86_400 - 7 * 3600))
+    }
+
     /// `2026-W05` (ISO year and week).
     static func weekLabel(_ date: Date) -> String {
         var calendar = Calendar(identifier: .iso8601)

@@ -106,3 +106,23 @@ struct PeriodDefaultTests {
         #expect(Period.containing(ScoringFixture.february, kind: .quarter).description == "2026-Q1")
     }
 }
+
+@Suite("Jakarta calendar")
+struct JakartaCalendarTests {
+    @Test("a week starts on Monday 00:00 WIB, also across a year boundary")
+    func weekStart() {
+        // Mondays 00:00 WIB: 2026-03-02 (2026-W10), 2026-12-28 (2026-W53) and 2027-01-04 (2027-W01).
+        let mondays = [(1_772_384_400.0, "2026-W10"), (1_798_390_800.0, "2026-W53"), (1_798_995_600.0, "2027-W01")]
+        for (seconds, label) in mondays {
+            let monday = Date(timeIntervalSince1970: seconds)
+            let week = JakartaCalendar.weekIndex(monday)
+            #expect(JakartaCalendar.weekStart(week) == monday)
+            #expect(JakartaCalendar.weekLabel(monday) == label)
+            #expect(JakartaCalendar.weekIndex(monday.addingTimeInterval(-1)) == week - 1)
+            #expect(JakartaCalendar.weekIndex(monday.addingTimeInterval(7 * 86_400 - 1)) == week)
+        }
+        #expect(
+            JakartaCalendar.weekIndex(Date(timeIntervalSince1970: 1_798_995_600))
+                == JakartaCalendar.weekIndex(Date(timeIntervalSince1970: 1_798_390_800)) + 1)
+    }
+}
