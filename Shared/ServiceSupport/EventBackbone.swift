@@ -12,13 +12,16 @@ package struct InboxQueue: Sendable {
     package var spec: QueueSpec
     /// Applies a batch of new (never seen before) events inside the inbox transaction.
     package var handler: @Sendable ([InboundEvent], DatabaseConnection) async throws -> Void
+    /// Most deliveries per batch (one transaction); the broker may send twice that ahead (the prefetch).
+    package var maxBatch: Int
 
     /// Creates the description of one consumed queue.
     package init(
-        spec: QueueSpec,
+        spec: QueueSpec, maxBatch: Int = 200,
         handler: @escaping @Sendable ([InboundEvent], DatabaseConnection) async throws -> Void
     ) {
         self.spec = spec
+        self.maxBatch = maxBatch
         self.handler = handler
     }
 }
@@ -102,6 +105,8 @@ package struct EventBackbone: Sendable {
                 pool: pool,
                 amqp: try AMQPConfiguration(url: amqpURL, connectionName: "\(service.rawValue)-\(queue.spec.name)"),
                 topology: topology,
+                prefetch: max(500, 2 * queue.maxBatch),
+                maxBatch: queue.maxBatch,
                 logger: logger,
                 handler: queue.handler
             )

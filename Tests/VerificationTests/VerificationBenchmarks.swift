@@ -12,7 +12,8 @@ import Testing
 
 /// Benchmarks of the automatic checks with 1,000,000 stored perceptual hashes, on the real stack. Off by default
 /// (they take minutes): `VERIFICATION_BENCH=1 swift test --skip-build --filter VerificationBenchmarks`.
-/// `VERIFICATION_BENCH_HASHES` and `VERIFICATION_BENCH_SUBMISSIONS` change the sizes (defaults 1,000,000 and 10,000).
+/// `VERIFICATION_BENCH_HASHES` and `VERIFICATION_BENCH_SUBMISSIONS` change the sizes (defaults 1,000,000 and 10,000),
+/// `VERIFICATION_BENCH_BATCH` the consumer's batch size (default: the service's).
 @Suite(
     "VerificationBenchmarks", .serialized,
     .enabled(if: ProcessInfo.processInfo.environment["VERIFICATION_BENCH"] == "1"))
@@ -118,7 +119,9 @@ struct VerificationBenchmarks {
 
             let service = try VerificationService(
                 configuration: configuration, logger: VF.logger,
-                settings: VerificationSettings(lease: .seconds(60), intakeURL: nil), queueNames: queues)
+                settings: VerificationSettings(lease: .seconds(60), intakeURL: nil), queueNames: queues,
+                submissionBatch: Int(ProcessInfo.processInfo.environment["VERIFICATION_BENCH_BATCH"] ?? "")
+                    ?? VerificationService.submissionBatch)
             try await service.backbone.migrate()
             let pool = service.backbone.pool
             // The pool opens connections on demand; the service group closes it at the end.
