@@ -105,7 +105,8 @@ import Testing
             let start = clock.now
             let error = await #expect(throws: DatabaseError.self) { try await connection.query("SELECT pg_sleep(10)") }
             #expect(error?.code == .timeout)
-            #expect(clock.now - start < .seconds(3))
+            // Well below the 10 s sleep; not tighter: with the whole suite on two cores the cancel once took 3.03 s.
+            #expect(clock.now - start < .seconds(8))
             #expect(try await connection.query("SELECT 1 AS one")[0].decode("one", as: Int32.self) == 1)
             await connection.close()
         }

@@ -113,7 +113,9 @@ import Testing
             let ready = try await get(port, "/health/ready")
             #expect(ready.status == 503)
             #expect((ready.body["checks"] as? [String: String])?["database"] == "down")
-            #expect(ready.elapsed < .seconds(8), "readiness answers by its own timeout, took \(ready.elapsed)")
+            // Bounded like the requests below (the freeze lasts until the thaw further down); 8 s failed once in CI
+            // at 8.26 s with the suite on two cores.
+            #expect(ready.elapsed < deadline * 3, "readiness answers by its own timeout, took \(ready.elapsed)")
             let (reply, frozenAnswered) = try await frozen
             // Liveness never waits for the database: it answers while the frozen request still waits for its
             // deadline. (An elapsed-time bound of 2 s failed once in CI at 2.9 s, with the suite on two cores.)
