@@ -22,6 +22,10 @@ struct NotificationService {
     let webhooks: WebhookDispatcher
     let gateway: GatewayDispatcher
 
+    /// Batches of events in flight at once (competing consumers, as two instances would be; at most once per channel
+    /// holds across them): one batch's commit and acknowledgement overlap the other's statements.
+    static let eventConsumers = 2
+
     /// Builds the service; reads and checks the templates first (a broken one stops the start here).
     init(
         configuration: ServiceConfiguration, logger: Logger, settings: NotificationSettings? = nil,
@@ -42,6 +46,7 @@ struct NotificationService {
             queues: [
                 InboxQueue(
                     spec: QueueSpec(name: queueName, bindings: NotificationConsumer.routingKeys),
+                    consumers: Self.eventConsumers,
                     handler: { events, connection in try await consumer.handle(events, in: connection) }
                 )
             ],

@@ -24,13 +24,16 @@ struct ScoringService {
     ///     and validated now so that an invalid file stops the start with a clear message.
     ///   - now: The clock deciding the default period of `GET /v1/asn/{nip}/points`.
     ///   - decisionsQueue: The name of the decisions queue (tests use unique names on the shared broker).
+    ///   - decisionConsumers: Batches of decisions in flight at once (competing consumers, as replicas would be):
+    ///     one batch's commit and acknowledgement overlap the other's statements.
     /// - Throws: ``ProgramFileError``/``ProgramCatalogError`` for invalid program files; configuration errors.
     init(
         configuration: ServiceConfiguration,
         logger: Logger,
         programsDirectory: URL,
         now: @escaping @Sendable () -> Date = { Date() },
-        decisionsQueue: String = DecisionHandler.queue.name
+        decisionsQueue: String = DecisionHandler.queue.name,
+        decisionConsumers: Int = 2
     ) throws {
         let programs = try ProgramCatalog.load(directory: programsDirectory)
         if programs.isEmpty {
@@ -45,7 +48,8 @@ struct ScoringService {
                 InboxQueue(
                     spec: QueueSpec(
                         name: decisionsQueue, bindings: DecisionHandler.queue.bindings,
-                        deliveryLimit: DecisionHandler.queue.deliveryLimit)
+                        deliveryLimit: DecisionHandler.queue.deliveryLimit),
+                    consumers: decisionConsumers
                 ) { events, connection in
                     try await decisions.handle(events, in: connection)
                 }

@@ -57,11 +57,16 @@ struct VerificationService {
     /// acknowledgement, index catch-up) was ≈29 of ≈100 ms at 200; in four paired runs of the benchmark, 400 checked
     /// 5–11 % more per second than 200 (2,163 vs 2,053, 1,645 vs 1,482, 1,601 vs 1,512, 1,737 vs 1,620).
     static let submissionBatch = 400
+    /// Batches of submissions in flight at once. The advisory lock lets one batch check at a time; a second one
+    /// meanwhile takes its deliveries, records them in the inbox and waits, and the first one's commit and
+    /// acknowledgement no longer leave the checks idle.
+    static let submissionConsumers = 2
 
     init(
         configuration: ServiceConfiguration, logger: Logger, settings: VerificationSettings? = nil,
         queueNames: (submissions: String, reference: String) = ("verification.submissions", "verification.reference"),
-        submissionBatch: Int = VerificationService.submissionBatch
+        submissionBatch: Int = VerificationService.submissionBatch,
+        submissionConsumers: Int = VerificationService.submissionConsumers
     ) throws {
         let settings = try settings ?? VerificationSettings(configuration: configuration)
         let source = ServiceName.verification.eventSource
@@ -74,7 +79,10 @@ struct VerificationService {
             service: .verification,
             migrations: try verificationResources.migrations(),
             queues: [
-                InboxQueue(spec: QueueSpecs.submissions(name: queueNames.submissions), maxBatch: submissionBatch) {
+                InboxQueue(
+                    spec: QueueSpecs.submissions(name: queueNames.submissions), maxBatch: submissionBatch,
+                    consumers: submissionConsumers
+                ) {
                     events, connection in
                     try await checker.handle(events, in: connection)
                     try await appeals.handle(events, in: connection)

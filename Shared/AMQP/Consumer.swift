@@ -194,6 +194,8 @@ final class ConsumerEngine: AMQPPumpDriver {
     private let logger: Logger
     /// Changes whenever delivery tags stop being valid (new connection, reopened channel).
     private var generation: UInt64 = 1
+    /// Every delivery tag of this channel up to this one is settled (tags count from 1 on each channel).
+    private var settledThrough: UInt64 = 0
     private var consuming = false
     private var resubscribeAt: UInt64?
     private var resubscribeBackoff: Double = 1
@@ -228,12 +230,23 @@ final class ConsumerEngine: AMQPPumpDriver {
                 )
                 continue
             }
-            for (tag, disposition) in settlements {
-                let status = session.settle(tag: tag, disposition)
+            // A batch that continues the settled tags without a gap and acknowledges all of them is one
+            // `basic.ack(multiple)`: one frame, and one settlement in the quorum queue's log instead of one each.
+            let continues = settlements.enumerated().allSatisfy { $1.0 == settledThrough + 1 + UInt64($0) }
+            if continues, let last = settlements.last?.0, settlements.allSatisfy({ $0.1 == .ack }) {
+                let status = session.ackMultiple(upTo: last)
                 guard status == 0 else {
                     throw MessagingError(.connectionLost, "settle: \(AMQPSession.statusText(status))")
                 }
+            } else {
+                for (tag, disposition) in settlements {
+                    let status = session.settle(tag: tag, disposition)
+                    guard status == 0 else {
+                        throw MessagingError(.connectionLost, "settle: \(AMQPSession.statusText(status))")
+                    }
+                }
             }
+            if continues, let last = settlements.last?.0 { settledThrough = last }
         }
     }
 
@@ -312,6 +325,7 @@ final class ConsumerEngine: AMQPPumpDriver {
 
     private func newGeneration() {
         generation += 1
+        settledThrough = 0
         buffer.dropBefore(generation)
     }
 }

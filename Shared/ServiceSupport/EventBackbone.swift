@@ -14,14 +14,19 @@ package struct InboxQueue: Sendable {
     package var handler: @Sendable ([InboundEvent], DatabaseConnection) async throws -> Void
     /// Most deliveries per batch (one transaction); the broker may send twice that ahead (the prefetch).
     package var maxBatch: Int
+    /// How many batches of this queue are in flight at once: one consumer (connection and prefetch) each, competing
+    /// on the queue as replicas would. With two, one batch's commit, acknowledgement and next fetch overlap the
+    /// other's statements.
+    package var consumers: Int
 
     /// Creates the description of one consumed queue.
     package init(
-        spec: QueueSpec, maxBatch: Int = 200,
+        spec: QueueSpec, maxBatch: Int = 200, consumers: Int = 1,
         handler: @escaping @Sendable ([InboundEvent], DatabaseConnection) async throws -> Void
     ) {
         self.spec = spec
         self.maxBatch = maxBatch
+        self.consumers = max(1, consumers)
         self.handler = handler
     }
 }
@@ -48,7 +53,7 @@ package struct EventBackbone: Sendable {
     package let publisher: Publisher
     /// Publishes committed outbox rows.
     package let relay: OutboxRelay
-    /// One inbox consumer per consumed queue.
+    /// The inbox consumers: `InboxQueue.consumers` for each consumed queue, in `queues` order.
     package let consumers: [InboxConsumer]
     /// What each consumer declares on the broker (its queue, dead-letter queue and bindings), in `queues` order;
     /// `deploy/rabbitmq/definitions.json` is checked against these.
@@ -98,18 +103,22 @@ package struct EventBackbone: Sendable {
         let exchange = configuration.eventsExchange
         let amqpURL = configuration.amqpURL
         consumerTopologies = queues.map { Topology(eventsExchange: exchange, queues: [$0.spec]) }
-        consumers = try zip(queues, consumerTopologies).map { queue, topology in
-            InboxConsumer(
-                consumer: service.rawValue,
-                queue: queue.spec.name,
-                pool: pool,
-                amqp: try AMQPConfiguration(url: amqpURL, connectionName: "\(service.rawValue)-\(queue.spec.name)"),
-                topology: topology,
-                prefetch: max(500, 2 * queue.maxBatch),
-                maxBatch: queue.maxBatch,
-                logger: logger,
-                handler: queue.handler
-            )
+        consumers = try zip(queues, consumerTopologies).flatMap { queue, topology in
+            try (1...queue.consumers).map { number in
+                InboxConsumer(
+                    consumer: service.rawValue,
+                    queue: queue.spec.name,
+                    pool: pool,
+                    amqp: try AMQPConfiguration(
+                        url: amqpURL,
+                        connectionName: "\(service.rawValue)-\(queue.spec.name)" + (number > 1 ? "-\(number)" : "")),
+                    topology: topology,
+                    prefetch: max(500, 2 * queue.maxBatch),
+                    maxBatch: queue.maxBatch,
+                    logger: logger,
+                    handler: queue.handler
+                )
+            }
         }
     }
 

@@ -54,7 +54,10 @@ struct NotificationWiringTests {
                 for part in services { group.addTask { try await part.run() } }
                 defer { group.cancelAll() }
                 try await service.backbone.migrate()
-                #expect(await eventually { (try? await admin.consumerCount(queue: queue)) == 1 })
+                #expect(
+                    await eventually {
+                        (try? await admin.consumerCount(queue: queue)) == NotificationService.eventConsumers
+                    })
                 let app = try await service.app.buildApplication()
                 try await app.test(.router) { client in
                     let dashboard = try await F.token(nip: F.head, roles: ["dashboard"])

@@ -134,8 +134,8 @@ struct ScoringBenchmarkTests {
         }
         latencies.sort()
 
-        // 5. Decisions through the consumer as it runs: two scoring processes competing on a queue of the real
-        // broker, each message through the inbox, the handler and the outbox in one transaction.
+        // 5. Decisions through the consumer as it runs: one scoring service with its competing consumers on a queue of
+        // the real broker, each message through the inbox, the handler and the outbox in one transaction.
         let consumed = try await Self.throughConsumers(
             count: 10_000, databaseURL: pool.configuration.url, existing: decisions)
 
@@ -151,7 +151,7 @@ struct ScoringBenchmarkTests {
               decisions through the handler, two competing consumers: \(decisions - half) in \
             \(String(format: "%.2f", Self.seconds(competingTime))) s \
             = \(Int(Double(decisions - half) / Self.seconds(competingTime)))/s
-              decisions through the consumer (broker, inbox, handler, outbox), two scoring processes: \
+              decisions through the consumer (broker, inbox, handler, outbox), \(consumed.consumers) batches in flight: \
             \(consumed.count) in \(String(format: "%.2f", Self.seconds(consumed.time))) s \
             = \(Int(Double(consumed.count) / Self.seconds(consumed.time)))/s
               GET /v1/asn/{nip}/points: p50 \(String(format: "%.2f", p50)) ms, p99 \(String(format: "%.2f", p99)) ms \
@@ -159,10 +159,10 @@ struct ScoringBenchmarkTests {
             """)
     }
 
-    /// Publishes `count` approvals (in chunks of 500, with confirms) to a fresh queue consumed by two scoring
-    /// services on the benchmark's database; the time until all are recorded (`existing` decisions were there).
+    /// Publishes `count` approvals (in chunks of 500, with confirms) to a fresh queue consumed by one scoring service
+    /// (`SCORING_BENCH_CONSUMERS` batches in flight, by default the service's own) on the benchmark's database; the time until all are recorded (`existing` decisions were there).
     private static func throughConsumers(count: Int, databaseURL: String, existing: Int) async throws
-        -> (count: Int, time: Duration)
+        -> (count: Int, time: Duration, consumers: Int)
     {
         let prefix = TestBroker.uniqueName("sbench")
         let exchange = "\(prefix).events"
@@ -180,12 +180,17 @@ struct ScoringBenchmarkTests {
         configuration.eventsExchange = exchange
         var logger = F.logger
         logger.logLevel = .critical
-        let services = try (0..<2).map { _ in
-            try ScoringService(
+        let consumers = Int(ProcessInfo.processInfo.environment["SCORING_BENCH_CONSUMERS"] ?? "")
+        let service =
+            try consumers.map {
+                try ScoringService(
+                    configuration: configuration, logger: logger, programsDirectory: F.programsDirectory,
+                    decisionsQueue: queue.name, decisionConsumers: $0)
+            }
+            ?? ScoringService(
                 configuration: configuration, logger: logger, programsDirectory: F.programsDirectory,
                 decisionsQueue: queue.name)
-        }
-        let pool = services[0].backbone.pool
+        let pool = service.backbone.pool
         // The events the handler steps above queued count as relayed already: only this step's are measured.
         try await pool.withConnection { connection in
             try await connection.query("UPDATE outbox SET published_at = now() WHERE published_at IS NULL")
@@ -201,7 +206,7 @@ struct ScoringBenchmarkTests {
         }
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await publisher.run() }
-            for part in services.flatMap(\.backbone.services) { group.addTask { try await part.run() } }
+            for part in service.backbone.services { group.addTask { try await part.run() } }
             defer { group.cancelAll() }
             let started = ContinuousClock.now
             try await publisher.publishConfirmed(events, exchange: exchange)
@@ -213,7 +218,7 @@ struct ScoringBenchmarkTests {
             }
             let time = ContinuousClock.now - started
             #expect(try await F.count("SELECT count(*) FROM decision_inputs", pool: pool) == existing + count)
-            return (count, time)
+            return (count, time, service.backbone.consumers.count)
         }
     }
 }

@@ -121,7 +121,9 @@ struct VerificationBenchmarks {
                 configuration: configuration, logger: VF.logger,
                 settings: VerificationSettings(lease: .seconds(60), intakeURL: nil), queueNames: queues,
                 submissionBatch: Int(ProcessInfo.processInfo.environment["VERIFICATION_BENCH_BATCH"] ?? "")
-                    ?? VerificationService.submissionBatch)
+                    ?? VerificationService.submissionBatch,
+                submissionConsumers: Int(ProcessInfo.processInfo.environment["VERIFICATION_BENCH_CONSUMERS"] ?? "")
+                    ?? VerificationService.submissionConsumers)
             try await service.backbone.migrate()
             let pool = service.backbone.pool
             // The pool opens connections on demand; the service group closes it at the end.
