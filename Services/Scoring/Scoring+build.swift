@@ -15,6 +15,10 @@ struct ScoringService {
     let programs: [ProgramDocument]
     let logger: Logger
 
+    /// Batches of decisions in flight at once (competing consumers, as replicas would be): one batch's commit and
+    /// acknowledgement overlap the other's statements.
+    static let decisionConsumers = 2
+
     /// Builds the scoring service from its dependencies; nothing connects until it runs.
     ///
     /// - Parameters:
@@ -24,8 +28,7 @@ struct ScoringService {
     ///     and validated now so that an invalid file stops the start with a clear message.
     ///   - now: The clock deciding the default period of `GET /v1/asn/{nip}/points`.
     ///   - decisionsQueue: The name of the decisions queue (tests use unique names on the shared broker).
-    ///   - decisionConsumers: Batches of decisions in flight at once (competing consumers, as replicas would be):
-    ///     one batch's commit and acknowledgement overlap the other's statements.
+    ///   - decisionConsumers: Batches of decisions in flight at once (``decisionConsumers``).
     /// - Throws: ``ProgramFileError``/``ProgramCatalogError`` for invalid program files; configuration errors.
     init(
         configuration: ServiceConfiguration,
@@ -33,7 +36,7 @@ struct ScoringService {
         programsDirectory: URL,
         now: @escaping @Sendable () -> Date = { Date() },
         decisionsQueue: String = DecisionHandler.queue.name,
-        decisionConsumers: Int = 2
+        decisionConsumers: Int = ScoringService.decisionConsumers
     ) throws {
         let programs = try ProgramCatalog.load(directory: programsDirectory)
         if programs.isEmpty {

@@ -232,8 +232,9 @@ final class ConsumerEngine: AMQPPumpDriver {
             }
             // A batch that continues the settled tags without a gap and acknowledges all of them is one
             // `basic.ack(multiple)`: one frame, and one settlement in the quorum queue's log instead of one each.
+            guard let last = settlements.last?.0 else { continue }
             let continues = settlements.enumerated().allSatisfy { $1.0 == settledThrough + 1 + UInt64($0) }
-            if continues, let last = settlements.last?.0, settlements.allSatisfy({ $0.1 == .ack }) {
+            if continues, settlements.allSatisfy({ $0.1 == .ack }) {
                 let status = session.ackMultiple(upTo: last)
                 guard status == 0 else {
                     throw MessagingError(.connectionLost, "settle: \(AMQPSession.statusText(status))")
@@ -246,7 +247,7 @@ final class ConsumerEngine: AMQPPumpDriver {
                     }
                 }
             }
-            if continues, let last = settlements.last?.0 { settledThrough = last }
+            if continues { settledThrough = last }
         }
     }
 

@@ -160,7 +160,8 @@ struct ScoringBenchmarkTests {
     }
 
     /// Publishes `count` approvals (in chunks of 500, with confirms) to a fresh queue consumed by one scoring service
-    /// (`SCORING_BENCH_CONSUMERS` batches in flight, by default the service's own) on the benchmark's database; the time until all are recorded (`existing` decisions were there).
+    /// (`SCORING_BENCH_CONSUMERS` batches in flight, by default the service's own) on the benchmark's database; the
+    /// time until all are recorded (`existing` decisions were there).
     private static func throughConsumers(count: Int, databaseURL: String, existing: Int) async throws
         -> (count: Int, time: Duration, consumers: Int)
     {
@@ -180,16 +181,11 @@ struct ScoringBenchmarkTests {
         configuration.eventsExchange = exchange
         var logger = F.logger
         logger.logLevel = .critical
-        let consumers = Int(ProcessInfo.processInfo.environment["SCORING_BENCH_CONSUMERS"] ?? "")
-        let service =
-            try consumers.map {
-                try ScoringService(
-                    configuration: configuration, logger: logger, programsDirectory: F.programsDirectory,
-                    decisionsQueue: queue.name, decisionConsumers: $0)
-            }
-            ?? ScoringService(
-                configuration: configuration, logger: logger, programsDirectory: F.programsDirectory,
-                decisionsQueue: queue.name)
+        let service = try ScoringService(
+            configuration: configuration, logger: logger, programsDirectory: F.programsDirectory,
+            decisionsQueue: queue.name,
+            decisionConsumers: Int(ProcessInfo.processInfo.environment["SCORING_BENCH_CONSUMERS"] ?? "")
+                ?? ScoringService.decisionConsumers)
         let pool = service.backbone.pool
         // The events the handler steps above queued count as relayed already: only this step's are measured.
         try await pool.withConnection { connection in
