@@ -283,7 +283,7 @@ struct DatabaseBench {
         let admin = try await DatabaseConnection.connect(
             configuration: DatabaseConfiguration(url: adminURL), logger: logger)
         try await admin.execute(unsafeSQL: "DROP DATABASE IF EXISTS \(database) WITH (FORCE)")
-        try await admin.execute(unsafeSQL: "CREATE DATABASE \(database)")
+        try await admin.execute(unsafeSQL: "CREATE DATABASE \(database) \(DatabaseConfiguration.createDatabaseOptions)")
         var failure: (any Error)?
         do { try await body(url(adminURL, database: database)) } catch { failure = error }
         try await admin.execute(unsafeSQL: "DROP DATABASE IF EXISTS \(database) WITH (FORCE)")

@@ -80,7 +80,7 @@ private struct MessagingBench {
         let database = "asnreward_bench_msg_\(suffix)"
         let admin = try await DatabaseConnection.connect(
             configuration: DatabaseConfiguration(url: adminURL, applicationName: "asnreward-bench"), logger: logger)
-        try await admin.execute(unsafeSQL: "CREATE DATABASE \(database)")
+        try await admin.execute(unsafeSQL: "CREATE DATABASE \(database) \(DatabaseConfiguration.createDatabaseOptions)")
         let topology = Topology(
             eventsExchange: "bench-\(suffix).events",
             deadLetterExchange: "bench-\(suffix).dead",

@@ -79,3 +79,13 @@ extension Duration {
         return rest > 0 ? millis + 1 : millis
     }
 }
+
+extension DatabaseConfiguration {
+    /// The options every service database is created with (`CREATE DATABASE name <options>`; `deploy/dev` and
+    /// `deploy/postgres/service-database.sql` say the same): UTF-8, with the `C` collation for comparisons and
+    /// `C.UTF-8` for character classes. PostgreSQL compares text in a `C` database with `memcmp`, but in any other
+    /// (`C.UTF-8` included) through `strcoll` with a copy of both strings; the btree indexes on event ids, NIPs and
+    /// codes are compared on every insert and lookup. The order is the same as `C.UTF-8`'s (code points).
+    package static let createDatabaseOptions =
+        "TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C.UTF-8'"
+}

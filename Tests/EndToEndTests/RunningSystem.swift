@@ -70,7 +70,9 @@ final class RunningSystem: @unchecked Sendable {
         let admin = try await DatabaseConnection.connect(
             configuration: DatabaseConfiguration(url: adminDatabaseURL), logger: .init(label: "e2e"))
         for service in Self.services {
-            try await admin.execute(unsafeSQL: "CREATE DATABASE \"\(databaseName(service))\"")
+            try await admin.execute(
+                unsafeSQL:
+                    "CREATE DATABASE \"\(databaseName(service))\" \(DatabaseConfiguration.createDatabaseOptions)")
         }
         await admin.close()
     }

@@ -106,7 +106,8 @@ package enum TestDatabase {
             if !exists.isEmpty { return }
             let building = name + "_building"
             try await admin.execute(unsafeSQL: "DROP DATABASE IF EXISTS \"\(building)\" WITH (FORCE)")
-            try await admin.execute(unsafeSQL: "CREATE DATABASE \"\(building)\"")
+            try await admin.execute(
+                unsafeSQL: "CREATE DATABASE \"\(building)\" \(DatabaseConfiguration.createDatabaseOptions)")
             let pool = DatabasePool(
                 configuration: DatabaseConfiguration(url: url(adminURL, database: building), poolSize: 1),
                 logger: logger)
