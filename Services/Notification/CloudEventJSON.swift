@@ -5,8 +5,9 @@ import Foundation
 /// webhooks and the live stream send it.
 enum CloudEventJSON {
     /// `{"specversion":"1.0","id":…,"source":…,"type":…,"subject":…,"time":…,"datacontenttype":…,
-    /// "dataschema":…,"data":{…}}` with `data` embedded as the event's JSON bytes.
-    static func structured(_ event: CloudEvent) -> String {
+    /// "dataschema":…,"data":{…}}` with `data` embedded as the event's JSON bytes when they are JSON, else as a
+    /// string. `dataIsJSON` says the caller already decoded `data` as JSON (it is then not parsed again here).
+    static func structured(_ event: CloudEvent, dataIsJSON: Bool = false) -> String {
         var json = "{\"specversion\":\"1.0\",\"id\":\(quote(event.id)),\"source\":\(quote(event.source))"
         json += ",\"type\":\(quote(event.type))"
         if let subject = event.subject { json += ",\"subject\":\(quote(subject))" }
@@ -17,7 +18,8 @@ enum CloudEventJSON {
             json += ",\(quote(name)):\(quote(value))"
         }
         let data = String(decoding: event.data, as: UTF8.self)
-        let isJSONObject = (try? JSONSerialization.jsonObject(with: event.data, options: [.fragmentsAllowed])) != nil
+        let isJSONObject =
+            dataIsJSON || (try? JSONSerialization.jsonObject(with: event.data, options: [.fragmentsAllowed])) != nil
         json += isJSONObject ? ",\"data\":\(data)}" : ",\"data\":\(quote(data))}"
         return json
     }

@@ -70,11 +70,13 @@ struct NotificationConsumer: Sendable {
             case SubmissionVerified.eventType: facts.append(try event.decode(SubmissionVerified.self))
             default: break
             }
-            notes += try NotificationNote.notes(for: event)
+            let eventNotes = try NotificationNote.notes(for: event)
+            notes += eventNotes
             let wantsWebhook = Self.webhookEventNames.contains(name)
             let wantsStream = Self.streamEventNames.contains(name)
             if wantsWebhook || wantsStream {
-                let body = CloudEventJSON.structured(event)
+                // An event with notes had its data decoded (as JSON) to write them.
+                let body = CloudEventJSON.structured(event, dataIsJSON: !eventNotes.isEmpty)
                 if wantsWebhook { webhook.append((event, name, body)) }
                 if wantsStream { stream.append((event, name, body)) }
             }

@@ -64,79 +64,117 @@ final class WebhookDispatcher: Service, Sendable {
         try? await client.shutdown()
     }
 
-    /// Outcomes of finished sends, waiting to be settled.
+    /// Sends that finished: their outcomes wait for the settler, their slots (and whether the endpoint answered
+    /// 410 Gone) for the pump.
     private final class Finished: Sendable {
         let outcomes = Mutex<[Outcome]>([])
+        let freed = Mutex<[(endpoint: UUID, gone: Bool)]>([])
     }
 
-    /// Keeps up to `webhookConcurrency` sends in flight: claims more whenever there is room, settles what finished
-    /// in set-based batches, and never waits for one slow or dead endpoint before sending to the others.
+    /// Keeps up to `webhookConcurrency` sends in flight: claims more whenever there is room and never waits for one
+    /// slow or dead endpoint before sending to the others. What finished is settled by ``settle(from:signals:)``
+    /// beside it, so a slot is refilled as soon as its send returns, not after a round trip to record it.
     private func pump(client: HTTPClient, signals: AsyncStream<Void>, signal: AsyncStream<Void>.Continuation) async {
         let finished = Finished()
-        let limit = max(1, settings.webhookConcurrency)
-        await withTaskGroup(of: Void.self) { sends in
-            var inFlight = 0
-            // Sends in flight per endpoint, capped so that slow or dead endpoints never take every slot.
-            var perEndpoint: [UUID: Int] = [:]
-            var iterator = signals.makeAsyncIterator()
-            var lastRecovery = ContinuousClock.now - .seconds(60)
-            func settleFinished() async {
-                let done = finished.outcomes.withLock { list -> [Outcome] in
-                    defer { list = [] }
-                    return list
-                }
-                guard !done.isEmpty else { return }
-                inFlight -= done.count
-                for outcome in done {
-                    let left = perEndpoint[outcome.claimed.endpointId, default: 1] - 1
-                    perEndpoint[outcome.claimed.endpointId] = left > 0 ? left : nil
-                }
-                do { try await settle(done) } catch {
-                    logger.error("webhook settle failed", metadata: ["error": "\(error)"])
-                }
+        let (settleSignals, settleSignal) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        await withTaskGroup(of: Void.self) { settler in
+            settler.addTask { await self.settle(from: finished, signals: settleSignals) }
+            await withTaskGroup(of: Void.self) { sends in
+                await claimAndSend(
+                    client: client, signals: signals, signal: signal, finished: finished, settleSignal: settleSignal,
+                    sends: &sends)
+                // Shutting down: let the sends in flight finish; the settler records them and stops.
+                await sends.waitForAll()
             }
-            while !Task.isCancelled, !Task.isShuttingDownGracefully {
-                await settleFinished()
-                do {
-                    if ContinuousClock.now - lastRecovery > .seconds(10) {
-                        try await recoverExpiredLeasesAndCancelDisabled()
-                        lastRecovery = .now
-                    }
-                    let room = min(Self.batchSize, limit - inFlight)
-                    if room > 0 {
-                        let claimed = try await claim(limit: room, sending: perEndpoint)
-                        for item in claimed { perEndpoint[item.endpointId, default: 0] += 1 }
-                        var refused: [String: String] = [:]
-                        for url in Set(claimed.map(\.url)) {
-                            do { _ = try await policy.check(url) } catch { refused[url] = "\(error)" }
-                        }
-                        for item in claimed {
-                            inFlight += 1
-                            let refusal = refused[item.url]
-                            sends.addTask {
-                                let outcome =
-                                    if let refusal {
-                                        Outcome(claimed: item, statusCode: nil, error: refusal, duration: .zero)
-                                    } else {
-                                        await self.send(item, client: client)
-                                    }
-                                finished.outcomes.withLock { $0.append(outcome) }
-                                signal.yield()
-                            }
-                        }
-                        // A full claim means more may be due: look again at once.
-                        if claimed.count == room, inFlight < limit { continue }
-                    }
-                } catch {
-                    logger.error("webhook claim failed", metadata: ["error": "\(error)"])
-                    try? await Task.sleep(for: .seconds(1))
-                }
-                _ = await iterator.next()
-            }
-            // Shutting down: let the sends in flight finish and record them.
-            await sends.waitForAll()
-            await settleFinished()
+            settleSignal.finish()
         }
+    }
+
+    /// The pump's loop: frees the slots of finished sends, claims due deliveries into the free ones and starts
+    /// their sends, then waits for a finished send, a NOTIFY or the poll ticker.
+    private func claimAndSend(
+        client: HTTPClient, signals: AsyncStream<Void>, signal: AsyncStream<Void>.Continuation, finished: Finished,
+        settleSignal: AsyncStream<Void>.Continuation, sends: inout TaskGroup<Void>
+    ) async {
+        let limit = max(1, settings.webhookConcurrency)
+        var inFlight = 0
+        // Sends in flight per endpoint, capped so that slow or dead endpoints never take every slot.
+        var perEndpoint: [UUID: Int] = [:]
+        var iterator = signals.makeAsyncIterator()
+        var lastRecovery = ContinuousClock.now - .seconds(60)
+        // Endpoints that answered 410 Gone: nothing more is claimed for them until the settler has disabled them
+        // (the claim then skips them anyway); forgotten at the next lease recovery.
+        var gone: Set<UUID> = []
+        while !Task.isCancelled, !Task.isShuttingDownGracefully {
+            let freed = finished.freed.withLock { list -> [(endpoint: UUID, gone: Bool)] in
+                defer { list = [] }
+                return list
+            }
+            inFlight -= freed.count
+            for (endpoint, answeredGone) in freed {
+                let left = perEndpoint[endpoint, default: 1] - 1
+                perEndpoint[endpoint] = left > 0 ? left : nil
+                if answeredGone { gone.insert(endpoint) }
+            }
+            do {
+                if ContinuousClock.now - lastRecovery > .seconds(10) {
+                    try await recoverExpiredLeasesAndCancelDisabled()
+                    lastRecovery = .now
+                    gone = []
+                }
+                let room = min(Self.batchSize, limit - inFlight)
+                if room > 0 {
+                    var sending = perEndpoint
+                    for endpoint in gone { sending[endpoint] = Int(Int32.max) }
+                    let claimed = try await claim(limit: room, sending: sending)
+                    for item in claimed { perEndpoint[item.endpointId, default: 0] += 1 }
+                    var refused: [String: String] = [:]
+                    for url in Set(claimed.map(\.url)) {
+                        do { _ = try await policy.check(url) } catch { refused[url] = "\(error)" }
+                    }
+                    for item in claimed {
+                        inFlight += 1
+                        let refusal = refused[item.url]
+                        sends.addTask {
+                            let outcome =
+                                if let refusal {
+                                    Outcome(claimed: item, statusCode: nil, error: refusal, duration: .zero)
+                                } else {
+                                    await self.send(item, client: client)
+                                }
+                            finished.outcomes.withLock { $0.append(outcome) }
+                            finished.freed.withLock { $0.append((item.endpointId, outcome.gone)) }
+                            settleSignal.yield()
+                            signal.yield()
+                        }
+                    }
+                    // A full claim means more may be due: look again at once.
+                    if claimed.count == room, inFlight < limit { continue }
+                }
+            } catch {
+                logger.error("webhook claim failed", metadata: ["error": "\(error)"])
+                try? await Task.sleep(for: .seconds(1))
+            }
+            _ = await iterator.next()
+        }
+    }
+
+    /// Records finished sends in set-based batches (all that finished while the previous batch was being recorded)
+    /// until `signals` finishes, then records what is left.
+    private func settle(from finished: Finished, signals: AsyncStream<Void>) async {
+        func settleFinished() async {
+            let done = finished.outcomes.withLock { list -> [Outcome] in
+                defer { list = [] }
+                return list
+            }
+            guard !done.isEmpty else { return }
+            do { try await settle(done) } catch {
+                // The deliveries stay `sending` until their lease runs out, and are then sent again (same id).
+                logger.error("webhook settle failed", metadata: ["error": "\(error)"])
+            }
+        }
+        for await _ in signals { await settleFinished() }
+        await settleFinished()
     }
 
     /// Claimed work.
@@ -161,8 +199,9 @@ final class WebhookDispatcher: Service, Sendable {
 
     /// Claims due deliveries, oldest first, at most `limit` in all and for each endpoint its concurrency (less when
     /// it is failing) less those `sending` to it already; none of an endpoint disabled or deleted meanwhile.
+    /// One statement (atomic without a transaction around it).
     private func claim(limit: Int, sending: [UUID: Int]) async throws -> [Claimed] {
-        try await pool.withTransaction { connection in
+        try await pool.withConnection { connection in
             let rows = try await connection.query(
                 """
                 WITH busy AS (
@@ -265,31 +304,35 @@ final class WebhookDispatcher: Service, Sendable {
         let disableAfterSeconds =
             Double(settings.webhookDisableAfter.components.seconds)
             + Double(settings.webhookDisableAfter.components.attoseconds) / 1e18
-        try await pool.withTransaction { connection in
-            try await connection.query(
-                """
-                INSERT INTO webhook_attempts (delivery_id, endpoint_id, attempt, status_code, error, duration_ms)
-                SELECT u.id, d.endpoint_id, d.attempts, NULLIF(u.code, 0), NULLIF(u.error, ''), u.duration
-                FROM unnest(\(ids)::uuid[], \(codes)::int8[], \(errors)::text[], \(durations)::int8[])
-                     AS u(id, code, error, duration)
-                JOIN webhook_deliveries d ON d.id = u.id
-                """)
-            try await connection.query(
-                """
+        // The attempts, the deliveries' next state, and the end of a failing spell for endpoints that answered now,
+        // in one statement: all a batch of successes needs.
+        let record: SQLQuery = """
+            WITH u AS (
+                SELECT * FROM unnest(\(ids)::uuid[], \(states)::text[], \(delays)::int8[], \(codes)::int8[],
+                                     \(errors)::text[], \(durations)::int8[])
+                    AS u(id, state, delay, code, error, duration)
+            ), settled AS (
                 UPDATE webhook_deliveries d
                 SET status = u.state, lease_until = NULL, last_status = NULLIF(u.code, 0),
                     last_error = NULLIF(u.error, ''),
                     next_attempt_at = CASE WHEN u.state = 'pending' THEN now() + u.delay * interval '1 millisecond'
                                            ELSE d.next_attempt_at END,
                     delivered_at = CASE WHEN u.state = 'delivered' THEN now() END
-                FROM unnest(\(ids)::uuid[], \(states)::text[], \(delays)::int8[], \(codes)::int8[], \(errors)::text[])
-                     AS u(id, state, delay, code, error)
-                WHERE d.id = u.id
-                """)
-            if !succeeded.isEmpty {
-                try await connection.query(
-                    "UPDATE webhook_endpoints SET failing_since = NULL WHERE id = ANY (\(succeeded)::uuid[])")
-            }
+                FROM u WHERE d.id = u.id
+                RETURNING d.id, d.endpoint_id, d.attempts, u.code, u.error, u.duration
+            ), recovered AS (
+                UPDATE webhook_endpoints SET failing_since = NULL
+                WHERE id = ANY (\(succeeded)::uuid[]) AND failing_since IS NOT NULL
+            )
+            INSERT INTO webhook_attempts (delivery_id, endpoint_id, attempt, status_code, error, duration_ms)
+            SELECT id, endpoint_id, attempts, NULLIF(code, 0), NULLIF(error, ''), duration FROM settled
+            """
+        guard !failing.isEmpty || !gone.isEmpty else {
+            try await pool.withConnection { connection in try await connection.query(record) }
+            return
+        }
+        try await pool.withTransaction { connection in
+            try await connection.query(record)
             var disabled: [UUID] = []
             if !failing.isEmpty {
                 try await connection.query(

@@ -1,3 +1,4 @@
+import Contracts
 import Foundation
 import TestSupport
 import Testing
@@ -45,6 +46,36 @@ struct TemplateTests {
         // Plain text, not HTML: nothing is escaped.
         let (quoted, _) = templates.render("points.awarded", ["activity": "Kompos & \"daur ulang\"", "points": "+1"])
         #expect(quoted.body.contains("*Kompos & \"daur ulang\"*"))
+    }
+
+    @Test("rendered text loses leading and trailing white space as Foundation's trimming would, nothing inside")
+    func trimming() {
+        let samples = [
+            "  Poin bertambah +10 \n", "", " \t\r\n ", "tanpa spasi", "\u{00A0}Kegiatan\u{2003}", "a  b\n\nc",
+            "\u{3000}\u{85}x y\u{2028}", "Kompos & \"daur ulang\" ", "é ",
+        ]
+        for sample in samples {
+            #expect(
+                NotificationTemplates.trimmed(sample) == sample.trimmingCharacters(in: .whitespacesAndNewlines),
+                "\(sample.debugDescription)")
+        }
+        #expect(NotificationTemplates.trimmed("  a  b  ") == "a  b")
+    }
+
+    @Test("a webhook or stream body embeds data that is JSON as JSON and anything else as a string")
+    func structuredBody() throws {
+        func event(_ data: String) -> CloudEvent {
+            CloudEvent(
+                id: "e1", source: "/asnreward/scoring", type: "asnreward.scoring.points.awarded.v1", subject: nil,
+                time: Date(timeIntervalSince1970: 0), dataSchema: nil, data: Data(data.utf8))
+        }
+        #expect(CloudEventJSON.structured(event(#"{"a":1}"#)).hasSuffix(#","data":{"a":1}}"#))
+        // Not JSON (a forged key would otherwise be injected): a string, unless the caller decoded it as JSON.
+        let forged = #"{"a":1}, "id": "forged"}"#
+        let body = CloudEventJSON.structured(event(forged))
+        #expect(body.hasSuffix(#","data":"{\"a\":1}, \"id\": \"forged\"}"}"#))
+        #expect(try JSONSerialization.jsonObject(with: Data(body.utf8)) is [String: Any])
+        #expect(CloudEventJSON.structured(event(#"{"a":1}"#), dataIsJSON: true).hasSuffix(#","data":{"a":1}}"#))
     }
 
     /// Copies the bundled templates to a fresh directory and replaces one file.
