@@ -18,6 +18,8 @@ struct ScoringService {
     /// Batches of decisions in flight at once (competing consumers, as replicas would be): one batch's commit and
     /// acknowledgement overlap the other's statements.
     static let decisionConsumers = 2
+    /// Most decisions applied per batch (one transaction).
+    static let decisionBatch = 200
 
     /// Builds the scoring service from its dependencies; nothing connects until it runs.
     ///
@@ -29,6 +31,7 @@ struct ScoringService {
     ///   - now: The clock deciding the default period of `GET /v1/asn/{nip}/points`.
     ///   - decisionsQueue: The name of the decisions queue (tests use unique names on the shared broker).
     ///   - decisionConsumers: Batches of decisions in flight at once (``decisionConsumers``).
+    ///   - decisionBatch: Most decisions per batch (``decisionBatch``).
     /// - Throws: ``ProgramFileError``/``ProgramCatalogError`` for invalid program files; configuration errors.
     init(
         configuration: ServiceConfiguration,
@@ -36,7 +39,8 @@ struct ScoringService {
         programsDirectory: URL,
         now: @escaping @Sendable () -> Date = { Date() },
         decisionsQueue: String = DecisionHandler.queue.name,
-        decisionConsumers: Int = ScoringService.decisionConsumers
+        decisionConsumers: Int = ScoringService.decisionConsumers,
+        decisionBatch: Int = ScoringService.decisionBatch
     ) throws {
         let programs = try ProgramCatalog.load(directory: programsDirectory)
         if programs.isEmpty {
@@ -52,7 +56,7 @@ struct ScoringService {
                     spec: QueueSpec(
                         name: decisionsQueue, bindings: DecisionHandler.queue.bindings,
                         deliveryLimit: DecisionHandler.queue.deliveryLimit),
-                    consumers: decisionConsumers
+                    maxBatch: decisionBatch, consumers: decisionConsumers
                 ) { events, connection in
                     try await decisions.handle(events, in: connection)
                 }

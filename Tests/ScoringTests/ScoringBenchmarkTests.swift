@@ -160,8 +160,8 @@ struct ScoringBenchmarkTests {
     }
 
     /// Publishes `count` approvals (in chunks of 500, with confirms) to a fresh queue consumed by one scoring service
-    /// (`SCORING_BENCH_CONSUMERS` batches in flight, by default the service's own) on the benchmark's database; the
-    /// time until all are recorded (`existing` decisions were there).
+    /// (`SCORING_BENCH_CONSUMERS` batches of up to `SCORING_BENCH_BATCH` in flight, by default the service's own) on
+    /// the benchmark's database; the time until all are recorded (`existing` decisions were there).
     private static func throughConsumers(count: Int, databaseURL: String, existing: Int) async throws
         -> (count: Int, time: Duration, consumers: Int)
     {
@@ -170,9 +170,12 @@ struct ScoringBenchmarkTests {
         var queue = DecisionHandler.queue
         queue.name = "\(prefix).decisions"
         // Where intake and notification would take scoring's events from (unroutable events would stay in the
-        // outbox and be retried).
-        let topology = Topology(
-            eventsExchange: exchange, queues: [queue, QueueSpec(name: "\(prefix).sink", bindings: ["#"])])
+        // outbox and be retried): the events the ledger publishes, not the decisions themselves (those reach other
+        // services' queues too, but that is their consumers' cost, not the ledger's).
+        let sink = QueueSpec(
+            name: "\(prefix).sink",
+            bindings: [PointsAwarded.eventName, PointsReversed.eventName, PenaltyApplied.eventName])
+        let topology = Topology(eventsExchange: exchange, queues: [queue, sink])
         let admin = try TestBroker.admin()
         try await admin.declare(topology)
         defer { Task { try? await admin.delete(topology) } }
@@ -185,7 +188,9 @@ struct ScoringBenchmarkTests {
             configuration: configuration, logger: logger, programsDirectory: F.programsDirectory,
             decisionsQueue: queue.name,
             decisionConsumers: Int(ProcessInfo.processInfo.environment["SCORING_BENCH_CONSUMERS"] ?? "")
-                ?? ScoringService.decisionConsumers)
+                ?? ScoringService.decisionConsumers,
+            decisionBatch: Int(ProcessInfo.processInfo.environment["SCORING_BENCH_BATCH"] ?? "")
+                ?? ScoringService.decisionBatch)
         let pool = service.backbone.pool
         // The events the handler steps above queued count as relayed already: only this step's are measured.
         try await pool.withConnection { connection in
