@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 
 /// The figures of one end-to-end run, printed as a summary and written as JSON (`.run/bench/e2e-<time>.json`).
 struct EndToEndReport: Codable, Sendable {

@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import ServiceSupport
+import TestSupport
 
 /// `asnreward-bench intake [N] [CONCURRENCY] [--pid PID] [--url URL]`: accepted submissions/s on intake alone, each
 /// with one ≈100 KB JPEG (real EXIF, so intake reads EXIF and decodes it for the perceptual hash), a closed loop of

@@ -143,6 +143,13 @@ package func runNotificationBench(arguments: [String]) async throws {
             guard let before = cpuBefore.cpu[name] else { continue }
             print("    \(name) " + String(format: "%.3f", (after - before) * 1000 / Double(count)))
         }
+        if busy > 0 {
+            print(
+                String(
+                    format: "    machine %.3f: at this cost the %d cores allow %.0f events/s",
+                    busy * 1000 / Double(count),
+                    ProcessProbe.cores, Double(count) * Double(ProcessProbe.cores) / busy))
+        }
         publisher.shutdown()
     }
     // Unsubscribe, so that the dev stack keeps no endpoint whose receiver is gone.

@@ -1,5 +1,6 @@
 import Database
 import Foundation
+import TestSupport
 
 /// The processes of the running stack whose CPU time and memory the end-to-end bench reports.
 struct StackProcesses: Sendable {

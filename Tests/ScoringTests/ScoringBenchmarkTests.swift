@@ -154,6 +154,7 @@ struct ScoringBenchmarkTests {
               decisions through the consumer (broker, inbox, handler, outbox), \(consumed.consumers) batches in flight: \
             \(consumed.count) in \(String(format: "%.2f", Self.seconds(consumed.time))) s \
             = \(Int(Double(consumed.count) / Self.seconds(consumed.time)))/s
+                \(consumed.cpu)
               GET /v1/asn/{nip}/points: p50 \(String(format: "%.2f", p50)) ms, p99 \(String(format: "%.2f", p99)) ms \
             (2000 sequential requests, in-process router)
             """)
@@ -163,7 +164,7 @@ struct ScoringBenchmarkTests {
     /// (`SCORING_BENCH_CONSUMERS` batches of up to `SCORING_BENCH_BATCH` in flight, by default the service's own) on
     /// the benchmark's database; the time until all are recorded (`existing` decisions were there).
     private static func throughConsumers(count: Int, databaseURL: String, existing: Int) async throws
-        -> (count: Int, time: Duration, consumers: Int)
+        -> (count: Int, time: Duration, consumers: Int, cpu: String)
     {
         let prefix = TestBroker.uniqueName("sbench")
         let exchange = "\(prefix).events"
@@ -205,10 +206,20 @@ struct ScoringBenchmarkTests {
                     nip: Self.nip((index * 4_391) % Self.asnCount), activity: "kurangi_plastik",
                     activityAt: F.jakarta(2026, 3, 2 + index % 25, 7 + index % 12)))
         }
+        // The server's postmaster (its backends are its children) and RabbitMQ's pid file as deploy/dev writes it.
+        let directory = try await pool.withConnection { connection in
+            try await connection.query("SELECT current_setting('data_directory') AS dir").first?.decode(
+                "dir", as: String.self)
+        }
+        let postmaster = directory.flatMap { ProcessProbe.pid(fromFile: "\($0)/postmaster.pid") }
+        let rabbit = ProcessProbe.pid(
+            fromFile: ProcessInfo.processInfo.environment["ASNREWARD_RABBIT_PID_FILE"]
+                ?? FileManager.default.currentDirectoryPath + "/.run/rabbitmq/rabbitmq.pid")
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await publisher.run() }
             for part in service.backbone.services { group.addTask { try await part.run() } }
             defer { group.cancelAll() }
+            let cpuBefore = CPUSample.take(postmaster: postmaster, rabbit: rabbit)
             let started = ContinuousClock.now
             try await publisher.publishConfirmed(events, exchange: exchange)
             let deadline = ContinuousClock.now + .seconds(600)
@@ -219,7 +230,47 @@ struct ScoringBenchmarkTests {
             }
             let time = ContinuousClock.now - started
             #expect(try await F.count("SELECT count(*) FROM decision_inputs", pool: pool) == existing + count)
-            return (count, time, service.backbone.consumers.count)
+            let cpuAfter = CPUSample.take(postmaster: postmaster, rabbit: rabbit)
+            return (count, time, service.backbone.consumers.count, cpuAfter.report(since: cpuBefore, units: count))
         }
+    }
+}
+
+/// CPU seconds of the processes a run through the consumer uses, from `/proc`: this test process (the publisher, the
+/// consumers, the handler and the relay), the PostgreSQL server with its backends, RabbitMQ, and the whole machine.
+private struct CPUSample {
+    var own: Double?
+    var postgres: Double?
+    var rabbit: Double?
+    var machine: Double?
+    var taken: ContinuousClock.Instant
+
+    static func take(postmaster: Int?, rabbit: Int?) -> CPUSample {
+        CPUSample(
+            own: ProcessProbe.cpuSeconds(Int(ProcessInfo.processInfo.processIdentifier)),
+            postgres: postmaster.flatMap(ProcessProbe.treeCPUSeconds), rabbit: rabbit.flatMap(ProcessProbe.cpuSeconds),
+            machine: ProcessProbe.machineCPUSeconds()?.busy, taken: .now)
+    }
+
+    /// CPU-ms per unit of work of each process since `before`, and the rate the machine's cores would allow at that
+    /// cost if nothing else ran.
+    func report(since before: CPUSample, units: Int) -> String {
+        func perUnit(_ after: Double?, _ before: Double?) -> String {
+            guard let after, let before else { return "?" }
+            return String(format: "%.3f", (after - before) * 1000 / Double(units))
+        }
+        let elapsed = ScoringBenchmarkTests.seconds(taken - before.taken)
+        var text =
+            "CPU-ms per decision: test process \(perUnit(own, before.own)), "
+            + "PostgreSQL \(perUnit(postgres, before.postgres)), RabbitMQ \(perUnit(rabbit, before.rabbit)), "
+            + "machine \(perUnit(machine, before.machine))"
+        if let machine, let busyBefore = before.machine, machine > busyBefore {
+            let cores = Double(ProcessProbe.cores)
+            text += String(
+                format: " (%.0f %% of %d cores busy; at this cost the cores allow %.0f/s)",
+                (machine - busyBefore) * 100 / (elapsed * cores), ProcessProbe.cores,
+                Double(units) * cores / (machine - busyBefore))
+        }
+        return text
     }
 }

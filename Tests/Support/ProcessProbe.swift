@@ -1,23 +1,23 @@
 import Foundation
 
 /// Reads CPU time and memory of processes from Linux's `/proc` (no privileges needed for one's own processes;
-/// root reads every process).
-enum ProcessProbe {
+/// root reads every process), for the benchmarks: `asnreward-bench` and the benchmark suites.
+package enum ProcessProbe {
     /// Clock ticks per second of `/proc/<pid>/stat` times (`sysconf(_SC_CLK_TCK)`).
-    static let ticksPerSecond = Double(sysconf(Int32(_SC_CLK_TCK)))
+    package static let ticksPerSecond = Double(sysconf(Int32(_SC_CLK_TCK)))
 
     /// Fields of `/proc/<pid>/stat` this probe needs.
-    struct Stat {
+    package struct Stat {
         /// Parent pid.
-        var parent: Int
+        package var parent: Int
         /// User + system CPU seconds of the process itself.
-        var cpuSeconds: Double
+        package var cpuSeconds: Double
         /// User + system CPU seconds of its waited-for children (exited).
-        var childrenCPUSeconds: Double
+        package var childrenCPUSeconds: Double
     }
 
     /// The process's stat fields, or `nil` if it does not exist.
-    static func stat(_ pid: Int) -> Stat? {
+    package static func stat(_ pid: Int) -> Stat? {
         guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
             let close = text.lastIndex(of: ")")
         else { return nil }
@@ -33,11 +33,11 @@ enum ProcessProbe {
     }
 
     /// CPU seconds of `pid` alone.
-    static func cpuSeconds(_ pid: Int) -> Double? { stat(pid)?.cpuSeconds }
+    package static func cpuSeconds(_ pid: Int) -> Double? { stat(pid)?.cpuSeconds }
 
     /// CPU seconds of `pid`, its live children and its exited children: for a PostgreSQL postmaster, the whole
     /// server (backends, WAL writer, checkpointer, autovacuum…), counting backends that ended during the run.
-    static func treeCPUSeconds(_ pid: Int) -> Double? {
+    package static func treeCPUSeconds(_ pid: Int) -> Double? {
         guard let root = stat(pid) else { return nil }
         var total = root.cpuSeconds + root.childrenCPUSeconds
         for child in children(of: pid) { total += stat(child)?.cpuSeconds ?? 0 }
@@ -45,13 +45,13 @@ enum ProcessProbe {
     }
 
     /// Pids whose parent is `pid`.
-    static func children(of pid: Int) -> [Int] {
+    package static func children(of pid: Int) -> [Int] {
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
         return entries.compactMap(Int.init).filter { stat($0)?.parent == pid }
     }
 
     /// `VmHWM` (peak resident set) and `VmRSS` in MiB from `/proc/<pid>/status`.
-    static func memoryMiB(_ pid: Int) -> (peak: Double, current: Double)? {
+    package static func memoryMiB(_ pid: Int) -> (peak: Double, current: Double)? {
         guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
         var peak: Double?
         var current: Double?
@@ -68,7 +68,7 @@ enum ProcessProbe {
     /// Proportional set size of `pid` and its children together, in MiB (`Pss` of `/proc/<pid>/smaps_rollup`:
     /// shared pages such as PostgreSQL's shared buffers are divided among the processes mapping them, so the sum
     /// counts them once).
-    static func treePSSMiB(_ pid: Int) -> Double {
+    package static func treePSSMiB(_ pid: Int) -> Double {
         ([pid] + children(of: pid)).reduce(0) { total, process in
             guard let text = try? String(contentsOfFile: "/proc/\(process)/smaps_rollup", encoding: .utf8),
                 let line = text.split(separator: "\n").first(where: { $0.hasPrefix("Pss:") }),
@@ -81,14 +81,14 @@ enum ProcessProbe {
     /// Resets the process's peak resident set (`VmHWM`) to its current size by writing `5` to
     /// `/proc/<pid>/clear_refs` (Linux ≥ 4.0; the process's owner or root). Returns whether it worked.
     @discardableResult
-    static func resetPeakRSS(_ pid: Int) -> Bool {
+    package static func resetPeakRSS(_ pid: Int) -> Bool {
         guard let handle = FileHandle(forWritingAtPath: "/proc/\(pid)/clear_refs") else { return false }
         defer { try? handle.close() }
         return (try? handle.write(contentsOf: Data("5".utf8))) != nil
     }
 
     /// Busy and total CPU seconds of the whole machine since boot, from the first line of `/proc/stat`.
-    static func machineCPUSeconds() -> (busy: Double, total: Double)? {
+    package static func machineCPUSeconds() -> (busy: Double, total: Double)? {
         guard let text = try? String(contentsOfFile: "/proc/stat", encoding: .utf8),
             let line = text.split(separator: "\n").first
         else { return nil }
@@ -100,10 +100,10 @@ enum ProcessProbe {
     }
 
     /// Number of online CPUs.
-    static var cores: Int { ProcessInfo.processInfo.activeProcessorCount }
+    package static var cores: Int { ProcessInfo.processInfo.activeProcessorCount }
 
     /// The pid in a pid file (first line), if that process is alive.
-    static func pid(fromFile path: String) -> Int? {
+    package static func pid(fromFile path: String) -> Int? {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8),
             let pid = text.split(whereSeparator: \.isNewline).first.flatMap({
                 Int($0.trimmingCharacters(in: .whitespaces))
