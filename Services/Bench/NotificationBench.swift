@@ -148,7 +148,7 @@ package func runNotificationBench(arguments: [String]) async throws {
                 String(
                     format: "    machine %.3f: at this cost the %d cores allow %.0f events/s",
                     busy * 1000 / Double(count),
-                    ProcessProbe.cores, Double(count) * Double(ProcessProbe.cores) / busy))
+                    ProcessProbe.cores, ProcessProbe.rateAllowed(units: count, busyCPUSeconds: busy)))
         }
         publisher.shutdown()
     }

@@ -30,16 +30,9 @@ struct StackProcesses: Sendable {
                 services.append(("intake-\(replica)", pid))
             }
         }
-        var postmaster: Int?
-        if let rows = try? await admin.query("SELECT current_setting('data_directory') AS dir"),
-            let directory = try? rows.first?.decode("dir", as: String.self)
-        {
-            postmaster = ProcessProbe.pid(fromFile: "\(directory)/postmaster.pid")
-        }
-        let environment = ProcessInfo.processInfo.environment
-        let rabbitFile = environment["ASNREWARD_RABBIT_PID_FILE"] ?? "\(root)/.run/rabbitmq/rabbitmq.pid"
         return StackProcesses(
-            services: services, postmaster: postmaster, rabbit: ProcessProbe.pid(fromFile: rabbitFile))
+            services: services, postmaster: await ProcessProbe.postmaster(of: admin),
+            rabbit: ProcessProbe.rabbit(root: root))
     }
 }
 

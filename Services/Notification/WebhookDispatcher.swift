@@ -64,11 +64,31 @@ final class WebhookDispatcher: Service, Sendable {
         try? await client.shutdown()
     }
 
-    /// Sends that finished: their outcomes wait for the settler, their slots (and whether the endpoint answered
-    /// 410 Gone) for the pump.
+    /// Sends that finished: the settler takes their outcomes to record them, the pump takes them again to free
+    /// their slots (and to see which endpoints answered 410 Gone).
     private final class Finished: Sendable {
-        let outcomes = Mutex<[Outcome]>([])
-        let freed = Mutex<[(endpoint: UUID, gone: Bool)]>([])
+        private let lists = Mutex<(unsettled: [Outcome], unfreed: [Outcome])>(([], []))
+
+        func append(_ outcome: Outcome) {
+            lists.withLock {
+                $0.unsettled.append(outcome)
+                $0.unfreed.append(outcome)
+            }
+        }
+
+        func takeUnsettled() -> [Outcome] {
+            lists.withLock { lists in
+                defer { lists.unsettled = [] }
+                return lists.unsettled
+            }
+        }
+
+        func takeUnfreed() -> [Outcome] {
+            lists.withLock { lists in
+                defer { lists.unfreed = [] }
+                return lists.unfreed
+            }
+        }
     }
 
     /// Keeps up to `webhookConcurrency` sends in flight: claims more whenever there is room and never waits for one
@@ -106,15 +126,13 @@ final class WebhookDispatcher: Service, Sendable {
         // (the claim then skips them anyway); forgotten at the next lease recovery.
         var gone: Set<UUID> = []
         while !Task.isCancelled, !Task.isShuttingDownGracefully {
-            let freed = finished.freed.withLock { list -> [(endpoint: UUID, gone: Bool)] in
-                defer { list = [] }
-                return list
-            }
+            let freed = finished.takeUnfreed()
             inFlight -= freed.count
-            for (endpoint, answeredGone) in freed {
+            for outcome in freed {
+                let endpoint = outcome.claimed.endpointId
                 let left = perEndpoint[endpoint, default: 1] - 1
                 perEndpoint[endpoint] = left > 0 ? left : nil
-                if answeredGone { gone.insert(endpoint) }
+                if outcome.gone { gone.insert(endpoint) }
             }
             do {
                 if ContinuousClock.now - lastRecovery > .seconds(10) {
@@ -142,8 +160,7 @@ final class WebhookDispatcher: Service, Sendable {
                                 } else {
                                     await self.send(item, client: client)
                                 }
-                            finished.outcomes.withLock { $0.append(outcome) }
-                            finished.freed.withLock { $0.append((item.endpointId, outcome.gone)) }
+                            finished.append(outcome)
                             settleSignal.yield()
                             signal.yield()
                         }
@@ -163,10 +180,7 @@ final class WebhookDispatcher: Service, Sendable {
     /// until `signals` finishes, then records what is left.
     private func settle(from finished: Finished, signals: AsyncStream<Void>) async {
         func settleFinished() async {
-            let done = finished.outcomes.withLock { list -> [Outcome] in
-                defer { list = [] }
-                return list
-            }
+            let done = finished.takeUnsettled()
             guard !done.isEmpty else { return }
             do { try await settle(done) } catch {
                 // The deliveries stay `sending` until their lease runs out, and are then sent again (same id).

@@ -206,15 +206,9 @@ struct ScoringBenchmarkTests {
                     nip: Self.nip((index * 4_391) % Self.asnCount), activity: "kurangi_plastik",
                     activityAt: F.jakarta(2026, 3, 2 + index % 25, 7 + index % 12)))
         }
-        // The server's postmaster (its backends are its children) and RabbitMQ's pid file as deploy/dev writes it.
-        let directory = try await pool.withConnection { connection in
-            try await connection.query("SELECT current_setting('data_directory') AS dir").first?.decode(
-                "dir", as: String.self)
-        }
-        let postmaster = directory.flatMap { ProcessProbe.pid(fromFile: "\($0)/postmaster.pid") }
-        let rabbit = ProcessProbe.pid(
-            fromFile: ProcessInfo.processInfo.environment["ASNREWARD_RABBIT_PID_FILE"]
-                ?? FileManager.default.currentDirectoryPath + "/.run/rabbitmq/rabbitmq.pid")
+        // The PostgreSQL server (its backends are its children) and RabbitMQ, for the CPU they spend.
+        let postmaster = try await pool.withConnection { await ProcessProbe.postmaster(of: $0) }
+        let rabbit = ProcessProbe.rabbit()
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await publisher.run() }
             for part in service.backbone.services { group.addTask { try await part.run() } }
@@ -265,11 +259,10 @@ private struct CPUSample {
             + "PostgreSQL \(perUnit(postgres, before.postgres)), RabbitMQ \(perUnit(rabbit, before.rabbit)), "
             + "machine \(perUnit(machine, before.machine))"
         if let machine, let busyBefore = before.machine, machine > busyBefore {
-            let cores = Double(ProcessProbe.cores)
             text += String(
                 format: " (%.0f %% of %d cores busy; at this cost the cores allow %.0f/s)",
-                (machine - busyBefore) * 100 / (elapsed * cores), ProcessProbe.cores,
-                Double(units) * cores / (machine - busyBefore))
+                (machine - busyBefore) * 100 / (elapsed * Double(ProcessProbe.cores)), ProcessProbe.cores,
+                ProcessProbe.rateAllowed(units: units, busyCPUSeconds: machine - busyBefore))
         }
         return text
     }

@@ -1,3 +1,4 @@
+import Database
 import Foundation
 
 /// Reads CPU time and memory of processes from Linux's `/proc` (no privileges needed for one's own processes;
@@ -101,6 +102,29 @@ package enum ProcessProbe {
 
     /// Number of online CPUs.
     package static var cores: Int { ProcessInfo.processInfo.activeProcessorCount }
+
+    /// The rate (units of work per second) the machine's cores allow when a unit costs `busyCPUSeconds / units`
+    /// of CPU, nothing else runs and every core is busy: the physical limit to compare a measured rate with.
+    package static func rateAllowed(units: Int, busyCPUSeconds: Double) -> Double {
+        Double(units) * Double(cores) / busyCPUSeconds
+    }
+
+    /// The PostgreSQL postmaster of the server `admin` is connected to (its backends are its children), found by
+    /// the `postmaster.pid` of its `data_directory` (readable by a superuser).
+    package static func postmaster(of admin: DatabaseConnection) async -> Int? {
+        guard let rows = try? await admin.query("SELECT current_setting('data_directory') AS dir"),
+            let directory = try? rows.first?.decode("dir", as: String.self)
+        else { return nil }
+        return pid(fromFile: "\(directory)/postmaster.pid")
+    }
+
+    /// RabbitMQ's `beam.smp`, from `ASNREWARD_RABBIT_PID_FILE` (set by `deploy/dev bench`) or the pid file
+    /// `deploy/dev` writes under `root/.run`.
+    package static func rabbit(root: String = FileManager.default.currentDirectoryPath) -> Int? {
+        pid(
+            fromFile: ProcessInfo.processInfo.environment["ASNREWARD_RABBIT_PID_FILE"]
+                ?? "\(root)/.run/rabbitmq/rabbitmq.pid")
+    }
 
     /// The pid in a pid file (first line), if that process is alive.
     package static func pid(fromFile path: String) -> Int? {
