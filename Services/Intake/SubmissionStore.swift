@@ -67,7 +67,7 @@ package struct SubmissionStore: Sendable {
         submitter: Submitter,
         idempotencyKey: String,
         requestHash: String,
-        id: UUID = UUID(),
+        id: UUID = UUID.timeOrdered(),
         now: Date = Date()
     ) async throws -> CreateOutcome {
         let submittedAt = RFC3339.normalized(now)
@@ -91,7 +91,8 @@ package struct SubmissionStore: Sendable {
         let captures = try evidence.map { reference in
             try reference.capture.map { String(decoding: try ContractsJSON.encode($0), as: UTF8.self) } ?? ""
         }
-        let outbox = try Outbox.rowValues(for: try CloudEvent(event, id: UUID(), source: source, time: submittedAt))
+        let outbox = try Outbox.rowValues(
+            for: try CloudEvent(event, id: UUID.timeOrdered(), source: source, time: submittedAt))
         let statement: SQLQuery = """
             WITH inserted AS (
                 INSERT INTO submissions (id, nip, name, opd, program, activity, place, activity_at, quantity, note,
@@ -329,7 +330,7 @@ package struct SubmissionStore: Sendable {
             guard submission.status == .rejected, submission.appealable else {
                 return .notAppealable(submission.status)
             }
-            let appealId = UUID()
+            let appealId = UUID.timeOrdered()
             _ = try await connection.query(
                 """
                 INSERT INTO appeals (id, submission_id, nip, statement, filed_at)

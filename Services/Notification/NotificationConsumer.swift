@@ -229,14 +229,14 @@ struct NotificationConsumer: Sendable {
             ), ins AS (
                 INSERT INTO notifications (id, nip, event_id, event_type, channel, kind, title, body, title_en, body_en,
                                            submission_id)
-                SELECT gen_random_uuid(), recipient, event_id, event_type, 'inapp', kind, title, body, title_en,
+                SELECT uuid_time_ordered(), recipient, event_id, event_type, 'inapp', kind, title, body, title_en,
                        body_en, NULLIF(submission_id, '')::uuid
                 FROM r ORDER BY position, recipient
                 ON CONFLICT (event_id, channel, nip) DO NOTHING
                 RETURNING nip, event_id
             )
             INSERT INTO gateway_messages (id, nip, event_id, channel, phone, body)
-            SELECT gen_random_uuid(), ins.nip, ins.event_id, \(gatewayChannelName), c.phone, r.body
+            SELECT uuid_time_ordered(), ins.nip, ins.event_id, \(gatewayChannelName), c.phone, r.body
             FROM ins
             JOIN r ON r.recipient = ins.nip AND r.event_id = ins.event_id AND r.gateway
             JOIN contacts c ON c.nip = ins.nip AND c.messaging_opt_in AND c.active AND c.phone IS NOT NULL
@@ -255,7 +255,7 @@ struct NotificationConsumer: Sendable {
         let result = try await connection.query(
             """
             INSERT INTO webhook_deliveries (id, endpoint_id, event_id, event_type, body)
-            SELECT gen_random_uuid(), e.id, u.event_id, u.event_name, u.body
+            SELECT uuid_time_ordered(), e.id, u.event_id, u.event_name, u.body
             FROM unnest(\(events.map(\.event.id))::text[], \(events.map(\.name))::text[], \(events.map(\.body))::text[])
                  WITH ORDINALITY AS u(event_id, event_name, body, position)
             JOIN webhook_endpoints e ON e.enabled AND e.deleted_at IS NULL AND u.event_name = ANY (e.event_types)

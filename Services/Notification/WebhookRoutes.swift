@@ -125,7 +125,7 @@ struct WebhookRoutes: Sendable {
         guard errors.isEmpty else {
             throw ProblemDetails.unprocessable("Langganan webhook tidak valid. Invalid subscription.", errors: errors)
         }
-        let id = UUID()
+        let id = UUID.timeOrdered()
         let secret = StandardWebhooks.newSecret()
         let description = subscription.description ?? ""
         let createdAt = try await pool.withTransaction { connection in

@@ -60,7 +60,7 @@ enum Awards {
                 for (place, standing) in candidates.prefix(scheme.top ?? candidates.count).enumerated() {
                     granted.append(
                         AwardView(
-                            awardId: UUID(), program: program.program, scheme: scheme.scheme,
+                            awardId: UUID.timeOrdered(), program: program.program, scheme: scheme.scheme,
                             schemeName: scheme.displayName, stage: stage.rawValue, period: period.description,
                             nip: standing.nip, name: standing.name.isEmpty ? nil : standing.name, opd: standing.opd,
                             rank: place + 1, cityRank: standing.cityRank, points: standing.points, prize: scheme.prize,

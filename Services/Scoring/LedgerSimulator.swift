@@ -104,7 +104,7 @@ struct LedgerSimulator {
                 let original = state.credits[index].entry
                 state.credits[index].reversed = true
                 var reversal = original
-                reversal.id = UUID()
+                reversal.id = UUID.timeOrdered()
                 reversal.kind = .reversal
                 reversal.points = -original.points
                 reversal.breakdown = [
@@ -131,7 +131,8 @@ struct LedgerSimulator {
             priorAwards: prior, revoked: state.revoked.contains(input.submissionId), campaigns: campaigns, ban: ban)
         let computation = PointsRules.compute(input, program: document, context: context)
         let entry = LedgerEntry(
-            id: UUID(), nip: input.nip, opd: input.opd, submissionId: input.submissionId, program: input.program,
+            id: UUID.timeOrdered(), nip: input.nip, opd: input.opd, submissionId: input.submissionId,
+            program: input.program,
             programVersion: document?.version, activity: input.activity, kind: .award, points: computation.points,
             breakdown: computation.breakdown, ruleVersion: document?.ruleVersion ?? "\(input.program)@none",
             period: Period.containing(input.activityAt, kind: .quarter).description, activityAt: input.activityAt,
@@ -152,7 +153,7 @@ struct LedgerSimulator {
                 if let bonus = streak.bonuses.first(where: { $0.weeks == run }), let document {
                     let label = JakartaCalendar.weekLabel(input.activityAt)
                     var entry = entry
-                    entry.id = UUID()
+                    entry.id = UUID.timeOrdered()
                     entry.kind = .bonus
                     entry.points = bonus.points
                     entry.breakdown = [
@@ -182,7 +183,7 @@ struct LedgerSimulator {
                 detail: "\(finding.reasonCode): \(finding.reason)")
         ]
         let entry = LedgerEntry(
-            id: UUID(), nip: finding.nip, opd: finding.opd, submissionId: finding.submissionId,
+            id: UUID.timeOrdered(), nip: finding.nip, opd: finding.opd, submissionId: finding.submissionId,
             program: document.program, programVersion: document.version, activity: finding.activity ?? "",
             kind: .penalty, points: -fraud.penaltyPoints, breakdown: [], ruleVersion: document.ruleVersion,
             period: Period.containing(finding.decidedAt, kind: .quarter).description, activityAt: finding.decidedAt,

@@ -100,7 +100,8 @@ enum PeriodObligations {
         var sanctions: [Sanction] = missed.map { item in
             let cut = rule?.cut(for: SanctionImposed.Kind.commitmentMissed.rawValue) ?? 0
             return Sanction(
-                id: UUID(), kind: SanctionImposed.Kind.commitmentMissed.rawValue, period: period.description,
+                id: UUID.timeOrdered(), kind: SanctionImposed.Kind.commitmentMissed.rawValue,
+                period: period.description,
                 opd: item.commitment.opd, nip: nil, name: nil, commitmentId: item.commitment.id,
                 reason: missedReason(item.payload, period: period), tppAdjustmentPercent: cut > 0 ? -cut : nil,
                 imposedAt: close.closedAt)
@@ -113,7 +114,8 @@ enum PeriodObligations {
         for asn in try await Commitments.inactiveASN(period, opds: firstMiss.keys.sorted(), in: connection) {
             sanctions.append(
                 Sanction(
-                    id: UUID(), kind: SanctionImposed.Kind.lowPerformance.rawValue, period: period.description,
+                    id: UUID.timeOrdered(), kind: SanctionImposed.Kind.lowPerformance.rawValue,
+                    period: period.description,
                     opd: asn.opd, nip: asn.nip, name: asn.name, commitmentId: firstMiss[asn.opd],
                     reason: "Tidak ada kegiatan yang disetujui pada \(period.indonesianName) sementara OPD \(asn.opd) "
                         + "tidak memenuhi komitmen Lelang Kinerja. / No approved activity in \(period) while the OPD "

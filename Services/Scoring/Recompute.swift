@@ -168,7 +168,7 @@ enum Recompute {
             let difference = want - have
             corrections.append(
                 LedgerEntry(
-                    id: UUID(), nip: key.nip, opd: template?.opd ?? actual[key]?.opd ?? "",
+                    id: UUID.timeOrdered(), nip: key.nip, opd: template?.opd ?? actual[key]?.opd ?? "",
                     submissionId: key.submissionId, program: code, programVersion: document.version,
                     activity: template?.activity ?? actual[key]?.activity ?? "", kind: .correction,
                     points: difference,

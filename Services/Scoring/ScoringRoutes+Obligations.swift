@@ -118,7 +118,7 @@ extension ScoringRoutes {
             throw ProblemDetails.unprocessable("Komitmen tidak valid. Invalid commitment.", errors: errors)
         }
         let commitment = Commitment(
-            id: UUID(), opd: opd, period: period.description, metric: metric.rawValue, target: target,
+            id: UUID.timeOrdered(), opd: opd, period: period.description, metric: metric.rawValue, target: target,
             baseline: baseline, createdBy: identity.nip, createdAt: now(), result: nil)
         try await pool.withTransaction { connection in
             // The period's row, created as the close creates it, is share-locked: a close running now either

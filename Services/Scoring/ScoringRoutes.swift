@@ -285,7 +285,7 @@ struct ScoringRoutes: Sendable {
             throw ProblemDetails.unprocessable("Kampanye tidak valid. Invalid campaign.", errors: errors)
         }
         let campaign = Campaign(
-            id: UUID(), name: name, multiplier: body.multiplier,
+            id: UUID.timeOrdered(), name: name, multiplier: body.multiplier,
             activities: (body.activities?.isEmpty ?? true) ? nil : body.activities, program: body.program,
             startsAt: body.startsAt, endsAt: body.endsAt)
         try await pool.withConnection { connection in

@@ -642,7 +642,7 @@ struct EvidenceChecker: Sendable {
                 break
             }
             if outcome.kind == .review || outcome.sampled {
-                let reviewId = UUID()
+                let reviewId = UUID.timeOrdered()
                 let trigger: ReviewAssigned.Trigger = outcome.kind == .review ? .checks : .auditSample
                 reviewIds.append(reviewId)
                 reviewSubmissions.append(submission.submissionId)

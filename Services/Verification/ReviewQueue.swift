@@ -603,7 +603,7 @@ struct ReviewQueue: Sendable {
             where !decider.isEmpty && decider != SubmissionVerified.automatic {
                 excluded.insert(decider)
             }
-            let reviewId = UUID()
+            let reviewId = UUID.timeOrdered()
             let inserted = try await connection.query(
                 """
                 INSERT INTO reviews (id, submission_id, trigger, checks, excluded, appeal_id, appeal_statement,

@@ -37,7 +37,9 @@ package struct CloudEvent: Sendable, Equatable {
     ///   - id: The event id (the outbox row id, so a republished row keeps its id).
     ///   - source: The producing service, e.g. `ServiceName.intake.eventSource` (`/asnreward/intake`).
     ///   - time: When the occurrence happened.
-    package init<E: EventPayload>(_ payload: E, id: UUID = UUID(), source: String, time: Date = Date()) throws {
+    package init<E: EventPayload>(_ payload: E, id: UUID = UUID.timeOrdered(), source: String, time: Date = Date())
+        throws
+    {
         self.init(
             id: id.lowercased,
             source: source,
@@ -51,7 +53,9 @@ package struct CloudEvent: Sendable, Equatable {
     }
 
     /// Wraps a payload published by one of the four services (`source` = `/asnreward/<service>`).
-    package init<E: EventPayload>(_ payload: E, id: UUID = UUID(), from service: ServiceName, time: Date = Date())
+    package init<E: EventPayload>(
+        _ payload: E, id: UUID = UUID.timeOrdered(), from service: ServiceName, time: Date = Date()
+    )
         throws
     {
         try self.init(payload, id: id, source: service.eventSource, time: time)

@@ -68,6 +68,7 @@ package final class InboxConsumer: Service, Sendable {
     private let rejectedCounter: Counter
     private let requeuedCounter: Counter
     private let heldCounter: Counter
+    private let committedNew = Atomic<Int>(0)
     private let amqpConsumer = Mutex<Consumer?>(nil)
     private let settings: (amqp: AMQPConfiguration, topology: Topology?, prefetch: Int, maxBatch: Int)
 
@@ -107,6 +108,10 @@ package final class InboxConsumer: Service, Sendable {
         requeuedCounter = Counter(label: "inbox_events_total", dimensions: [("outcome", "requeued")])
         heldCounter = Counter(label: "inbox_events_held_total")
     }
+
+    /// New events (not duplicates) whose effects this consumer has committed since it was created; benchmarks
+    /// watch it to see, without querying the database, when a run has been applied.
+    package var processed: Int { committedNew.load(ordering: .relaxed) }
 
     /// Consumes until graceful shutdown or cancellation; the batch in progress commits and is settled first.
     package func run() async throws {
@@ -171,6 +176,7 @@ package final class InboxConsumer: Service, Sendable {
         do {
             let (new, duplicates) = try await processHoldingThroughOutages(items.map(\.event))
             processedCounter.increment(by: new)
+            committedNew.add(new, ordering: .relaxed)
             duplicateCounter.increment(by: duplicates)
             return true
         } catch {

@@ -36,7 +36,7 @@ package enum Outbox {
         _ event: E,
         source: String,
         in connection: DatabaseConnection,
-        id: UUID = UUID(),
+        id: UUID = UUID.timeOrdered(),
         time: Date = Date()
     ) async throws -> CloudEvent {
         let cloudEvent = try CloudEvent(event, id: id, source: source, time: time)

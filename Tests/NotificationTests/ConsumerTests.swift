@@ -45,6 +45,24 @@ struct ConsumerTests {
             #expect(messages.first?.1 == "whatsapp")
             #expect(messages.first?.2 == "+6281234567890")
             #expect(messages.first?.3 == points.body)
+
+            // Their ids are time-ordered (uuid_time_ordered(): version 7, the first 48 bits the time of insert), so
+            // each new row's primary-key entry goes to the index's right edge.
+            let ids = try await stack.pool.withConnection { connection in
+                try await connection.query(
+                    """
+                    SELECT id::text AS id, (extract(epoch FROM created_at) * 1000)::int8 AS created FROM notifications
+                    UNION ALL SELECT id::text, (extract(epoch FROM created_at) * 1000)::int8 FROM gateway_messages
+                    """
+                ).map { (try $0.decode("id", as: String.self), try $0.decode("created", as: Int.self)) }
+            }
+            #expect(ids.count == 3)
+            for (id, created) in ids {
+                let hex = id.replacingOccurrences(of: "-", with: "")
+                #expect(Array(hex)[12] == "7", "version 7: \(id)")
+                let minted = Int(hex.prefix(12), radix: 16) ?? 0
+                #expect(abs(minted - created) < 60_000, "minted at \(minted), stored at \(created)")
+            }
         }
     }
 

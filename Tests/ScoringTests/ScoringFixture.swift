@@ -36,7 +36,7 @@ enum ScoringFixture {
     static let february = Date(timeIntervalSince1970: 1_770_688_800)
 
     static func verified(
-        submissionId: UUID = UUID(),
+        submissionId: UUID = UUID.timeOrdered(),
         nip: String = ScoringFixture.nip,
         program: String = "peduli-sampah",
         activity: String = "pilah_sampah",
@@ -57,7 +57,7 @@ enum ScoringFixture {
     }
 
     static func rejected(
-        submissionId: UUID = UUID(), nip: String = ScoringFixture.nip, fraud: Bool = true,
+        submissionId: UUID = UUID.timeOrdered(), nip: String = ScoringFixture.nip, fraud: Bool = true,
         decidedAt: Date = ScoringFixture.february, reasonCode: String = "DUPLICATE_EVIDENCE"
     ) -> SubmissionRejected {
         SubmissionRejected(
