@@ -91,8 +91,7 @@ package struct SubmissionStore: Sendable {
         let captures = try evidence.map { reference in
             try reference.capture.map { String(decoding: try ContractsJSON.encode($0), as: UTF8.self) } ?? ""
         }
-        let outbox = try Outbox.rowValues(
-            for: try CloudEvent(event, id: UUID.timeOrdered(), source: source, time: submittedAt))
+        let outbox = try Outbox.rowValues(for: try CloudEvent(event, source: source, time: submittedAt))
         let statement: SQLQuery = """
             WITH inserted AS (
                 INSERT INTO submissions (id, nip, name, opd, program, activity, place, activity_at, quantity, note,
