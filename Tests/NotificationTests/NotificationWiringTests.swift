@@ -80,6 +80,9 @@ struct NotificationWiringTests {
                     let awarded = try F.awarded()
                     let exchange = "\(prefix).events"
                     _ = try await publisher.publish([OutgoingMessage(event: enrolled, exchange: exchange)])
+                    // Two consumers compete for the queue: the enrolment must be committed before the points arrive,
+                    // or the points may be handled first, without the WhatsApp contact.
+                    #expect(await eventually { (try? await F.count(pool, "SELECT count(*) FROM inbox")) == 1 })
                     let outcomes = try await publisher.publish(
                         [
                             OutgoingMessage(event: awarded, exchange: exchange),
