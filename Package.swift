@@ -17,11 +17,13 @@ let nio: [Target.Dependency] = ["NIOCore", "NIOPosix", "NIOConcurrencyHelpers"].
     .product(name: $0, package: "swift-nio")
 }
 
-/// Notification's own dependencies: Mustache templates, an HTTP client for the gateway and webhooks, HMAC signing.
+/// Notification's own dependencies: Mustache templates, an HTTP client for the gateway, TLS for the webhook
+/// client, HMAC signing.
 let notificationExtras: [Target.Dependency] =
     [
         .product(name: "Mustache", package: "swift-mustache"),
         .product(name: "AsyncHTTPClient", package: "async-http-client"),
+        .product(name: "NIOSSL", package: "swift-nio-ssl"),
         crypto, .product(name: "NIOHTTP1", package: "swift-nio"),
     ] + nio
 
@@ -82,6 +84,8 @@ let package = Package(
         // Notification: templates as files and the WhatsApp/SMS gateway and webhook HTTP client.
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        // Already in the graph through AsyncHTTPClient; named for the webhook client's TLS.
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
         // C libraries from Debian packages.

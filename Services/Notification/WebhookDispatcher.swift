@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import Database
 import Foundation
 import Logging
@@ -26,6 +25,8 @@ final class WebhookDispatcher: Service, Sendable {
     private let policy: WebhookTargetPolicy
     private let logger: Logger
     static let batchSize = 200
+    /// The settler's pause after recording a batch of finished sends.
+    static let settlePause: Duration = .milliseconds(10)
 
     init(
         pool: DatabasePool, listenerConfiguration: DatabaseConfiguration, settings: NotificationSettings, logger: Logger
@@ -39,29 +40,38 @@ final class WebhookDispatcher: Service, Sendable {
     }
 
     func run() async throws {
-        var configuration = HTTPClient.Configuration(
-            redirectConfiguration: .disallow,
-            timeout: .init(connect: .seconds(5), read: Self.timeAmount(settings.webhookTimeout)))
-        configuration.connectionPool = .init(
-            idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: settings.webhookEndpointConcurrency)
-        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        let client = try WebhookHTTPClient(maxIdlePerTarget: settings.webhookEndpointConcurrency)
         // One wake-up signal for everything the dispatcher waits on: a finished send, a NOTIFY, the poll ticker.
         let (signals, signal) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        // Set by a NOTIFY (deliveries were queued) and the poll ticker (retries fall due): worth a claim.
+        let mayBeDue = Flag()
         await withTaskGroup(of: Void.self) { group in
             group.addTask { try? await self.listener.run() }
             group.addTask {
-                for await _ in self.listener.notifications { signal.yield() }
+                for await _ in self.listener.notifications {
+                    mayBeDue.raise()
+                    signal.yield()
+                }
             }
             group.addTask {
                 while !Task.isCancelled {
                     try? await Task.sleep(for: self.settings.pollInterval)
+                    mayBeDue.raise()
                     signal.yield()
                 }
             }
-            await self.pump(client: client, signals: signals, signal: signal)
+            await self.pump(client: client, signals: signals, signal: signal, mayBeDue: mayBeDue)
             group.cancelAll()
         }
-        try? await client.shutdown()
+        client.shutdown()
+    }
+
+    /// A flag raised by one task and lowered (read) by another.
+    private final class Flag: Sendable {
+        private let value = Atomic<Bool>(true)
+        func raise() { value.store(true, ordering: .relaxed) }
+        /// Lowers the flag; returns whether it was raised.
+        func lower() -> Bool { value.exchange(false, ordering: .relaxed) }
     }
 
     /// Sends that finished: the settler takes their outcomes to record them, the pump takes them again to free
@@ -91,88 +101,166 @@ final class WebhookDispatcher: Service, Sendable {
         }
     }
 
-    /// Keeps up to `webhookConcurrency` sends in flight: claims more whenever there is room and never waits for one
-    /// slow or dead endpoint before sending to the others. What finished is settled by ``settle(from:signals:)``
-    /// beside it, so a slot is refilled as soon as its send returns, not after a round trip to record it.
-    private func pump(client: HTTPClient, signals: AsyncStream<Void>, signal: AsyncStream<Void>.Continuation) async {
+    /// Keeps up to `webhookConcurrency` deliveries in hand: claims more whenever there is room and never waits for
+    /// one slow or dead endpoint before sending to the others. What finished is settled by
+    /// ``settle(from:signals:)`` beside it, so a slot is refilled as soon as its send returns, not after a round
+    /// trip to record it.
+    private func pump(
+        client: WebhookHTTPClient, signals: AsyncStream<Void>, signal: AsyncStream<Void>.Continuation,
+        mayBeDue: Flag
+    ) async {
         let finished = Finished()
         let (settleSignals, settleSignal) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         await withTaskGroup(of: Void.self) { settler in
             settler.addTask { await self.settle(from: finished, signals: settleSignals) }
             await withTaskGroup(of: Void.self) { sends in
-                await claimAndSend(
-                    client: client, signals: signals, signal: signal, finished: finished, settleSignal: settleSignal,
-                    sends: &sends)
-                // Shutting down: let the sends in flight finish; the settler records them and stops.
+                let unsent = await claimAndSend(
+                    client: client, signals: signals, signal: signal, mayBeDue: mayBeDue, finished: finished,
+                    settleSignal: settleSignal, sends: &sends)
+                // Shutting down: what was claimed but not sent goes back to the queue at once (not after its lease);
+                // the sends in flight finish, and the settler records them and stops.
+                await release(unsent)
                 await sends.waitForAll()
             }
             settleSignal.finish()
         }
     }
 
-    /// The pump's loop: frees the slots of finished sends, claims due deliveries into the free ones and starts
-    /// their sends, then waits for a finished send, a NOTIFY or the poll ticker.
+    /// A claimed delivery and where it goes (or why it may not).
+    private typealias Held = (item: Claimed, target: Result<WebhookHTTPClient.Target, any Error>)
+
+    /// The pump's loop: frees the slots of finished sends and starts deliveries waiting for them, claims due
+    /// deliveries when it is worth a statement, then waits for a finished send, a NOTIFY or the poll ticker.
+    ///
+    /// An endpoint has at most `webhookEndpointConcurrency` sends in flight; a healthy one may have as many again
+    /// claimed and waiting here, so that a finished send is followed by the next without a claim in between, and
+    /// a claim takes a batch instead of a delivery or two. A claim is made when work may have arrived (a NOTIFY,
+    /// the poll ticker), when the last claim took all it was allowed (more may be due), when nothing is in hand,
+    /// or when an endpoint's worth of sends finished since the last one. Returns what was claimed but not sent.
     private func claimAndSend(
-        client: HTTPClient, signals: AsyncStream<Void>, signal: AsyncStream<Void>.Continuation, finished: Finished,
-        settleSignal: AsyncStream<Void>.Continuation, sends: inout TaskGroup<Void>
-    ) async {
+        client: WebhookHTTPClient, signals: AsyncStream<Void>, signal: AsyncStream<Void>.Continuation,
+        mayBeDue: Flag, finished: Finished, settleSignal: AsyncStream<Void>.Continuation,
+        sends: inout TaskGroup<Void>
+    ) async -> [Claimed] {
         let limit = max(1, settings.webhookConcurrency)
-        var inFlight = 0
-        // Sends in flight per endpoint, capped so that slow or dead endpoints never take every slot.
+        let endpointLimit = max(1, settings.webhookEndpointConcurrency)
+        // Claimed and not finished (sending or waiting), in all and per endpoint.
+        var inHand = 0
         var perEndpoint: [UUID: Int] = [:]
+        // Sending per endpoint, and what waits for a free send per endpoint (oldest first).
+        var sending: [UUID: Int] = [:]
+        var waiting: [UUID: [Held]] = [:]
+        var freedSinceClaim = 0
+        var lastClaimFull = true
         var iterator = signals.makeAsyncIterator()
         var lastRecovery = ContinuousClock.now - .seconds(60)
         // Endpoints that answered 410 Gone: nothing more is claimed for them until the settler has disabled them
         // (the claim then skips them anyway); forgotten at the next lease recovery.
         var gone: Set<UUID> = []
+
+        func start(_ held: Held, sends: inout TaskGroup<Void>) {
+            sending[held.item.endpointId, default: 0] += 1
+            sends.addTask {
+                let outcome =
+                    switch held.target {
+                    case .success(let target): await self.send(held.item, to: target, client: client)
+                    case .failure(let refusal):
+                        Outcome(claimed: held.item, statusCode: nil, error: "\(refusal)", duration: .zero)
+                    }
+                finished.append(outcome)
+                settleSignal.yield()
+                signal.yield()
+            }
+        }
+
         while !Task.isCancelled, !Task.isShuttingDownGracefully {
             let freed = finished.takeUnfreed()
-            inFlight -= freed.count
+            inHand -= freed.count
+            freedSinceClaim += freed.count
+            var unsent: [Claimed] = []
             for outcome in freed {
                 let endpoint = outcome.claimed.endpointId
-                let left = perEndpoint[endpoint, default: 1] - 1
-                perEndpoint[endpoint] = left > 0 ? left : nil
+                let stillSending = sending[endpoint, default: 1] - 1
+                sending[endpoint] = stillSending > 0 ? stillSending : nil
                 if outcome.gone { gone.insert(endpoint) }
+                if outcome.succeeded {
+                    if var queue = waiting[endpoint], !queue.isEmpty {
+                        start(queue.removeFirst(), sends: &sends)
+                        waiting[endpoint] = queue.isEmpty ? nil : queue
+                    }
+                } else if let queue = waiting.removeValue(forKey: endpoint) {
+                    // A failing (or gone) endpoint's waiting deliveries go back to the queue unsent: the claims
+                    // from now on hold it to its failing concurrency.
+                    unsent += queue.map(\.item)
+                }
             }
+            for item in freed.map(\.claimed) + unsent {
+                let left = perEndpoint[item.endpointId, default: 1] - 1
+                perEndpoint[item.endpointId] = left > 0 ? left : nil
+            }
+            inHand -= unsent.count
+            await release(unsent)
             do {
                 if ContinuousClock.now - lastRecovery > .seconds(10) {
                     try await recoverExpiredLeasesAndCancelDisabled()
                     lastRecovery = .now
                     gone = []
                 }
-                let room = min(Self.batchSize, limit - inFlight)
-                if room > 0 {
-                    var sending = perEndpoint
-                    for endpoint in gone { sending[endpoint] = Int(Int32.max) }
-                    let claimed = try await claim(limit: room, sending: sending)
-                    for item in claimed { perEndpoint[item.endpointId, default: 0] += 1 }
-                    var refused: [String: String] = [:]
+                let room = min(Self.batchSize, limit - inHand)
+                let worthIt =
+                    mayBeDue.lower() || lastClaimFull || inHand == 0
+                    || freedSinceClaim >= endpointLimit
+                if room > 0, worthIt {
+                    var held = perEndpoint
+                    for endpoint in gone { held[endpoint] = Int(Int32.max) }
+                    let claimed = try await claim(limit: room, held: held)
+                    freedSinceClaim = 0
+                    lastClaimFull = claimed.count == room
+                    // Checked once per claim and URL; a send connects to an address checked here.
+                    var targets: [String: Result<WebhookHTTPClient.Target, any Error>] = [:]
                     for url in Set(claimed.map(\.url)) {
-                        do { _ = try await policy.check(url) } catch { refused[url] = "\(error)" }
+                        do { targets[url] = .success(try Self.target(try await policy.check(url))) } catch {
+                            targets[url] = .failure(error)
+                        }
                     }
                     for item in claimed {
-                        inFlight += 1
-                        let refusal = refused[item.url]
-                        sends.addTask {
-                            let outcome =
-                                if let refusal {
-                                    Outcome(claimed: item, statusCode: nil, error: refusal, duration: .zero)
-                                } else {
-                                    await self.send(item, client: client)
-                                }
-                            finished.append(outcome)
-                            settleSignal.yield()
-                            signal.yield()
+                        inHand += 1
+                        perEndpoint[item.endpointId, default: 0] += 1
+                        let target =
+                            targets[item.url]
+                            ?? .failure(WebhookTargetPolicy.Refusal(reason: "URL tidak diperiksa. URL not checked."))
+                        if sending[item.endpointId, default: 0] < endpointLimit {
+                            start((item, target), sends: &sends)
+                        } else {
+                            waiting[item.endpointId, default: []].append((item, target))
                         }
                     }
                     // A full claim means more may be due: look again at once.
-                    if claimed.count == room, inFlight < limit { continue }
+                    if lastClaimFull, inHand < limit { continue }
                 }
             } catch {
                 logger.error("webhook claim failed", metadata: ["error": "\(error)"])
                 try? await Task.sleep(for: .seconds(1))
             }
             _ = await iterator.next()
+        }
+        return waiting.values.flatMap { $0.map(\.item) }
+    }
+
+    /// Puts deliveries claimed but not sent back in the queue, as they were before the claim.
+    private func release(_ unsent: [Claimed]) async {
+        guard !unsent.isEmpty else { return }
+        do {
+            try await pool.withConnection { connection in
+                try await connection.query(
+                    """
+                    UPDATE webhook_deliveries SET status = 'pending', attempts = attempts - 1, lease_until = NULL
+                    WHERE id = ANY (\(unsent.map(\.id))::uuid[]) AND status = 'sending'
+                    """)
+            }
+        } catch {
+            // Their leases run out and the next start (or another instance) sends them.
+            logger.warning("could not release unsent webhook deliveries", metadata: ["error": "\(error)"])
         }
     }
 
@@ -187,7 +275,12 @@ final class WebhookDispatcher: Service, Sendable {
                 logger.error("webhook settle failed", metadata: ["error": "\(error)"])
             }
         }
-        for await _ in signals { await settleFinished() }
+        for await _ in signals {
+            await settleFinished()
+            // Sends finish one by one; a short pause gathers them into fewer, larger statements (a delivery stays
+            // `sending` that much longer, well within its lease).
+            try? await Task.sleep(for: Self.settlePause)
+        }
         await settleFinished()
     }
 
@@ -211,15 +304,15 @@ final class WebhookDispatcher: Service, Sendable {
         var gone: Bool { statusCode == 410 }
     }
 
-    /// Claims due deliveries, oldest first, at most `limit` in all and for each endpoint its concurrency (less when
-    /// it is failing) less those `sending` to it already; none of an endpoint disabled or deleted meanwhile.
-    /// One statement (atomic without a transaction around it).
-    private func claim(limit: Int, sending: [UUID: Int]) async throws -> [Claimed] {
+    /// Claims due deliveries, oldest first, at most `limit` in all and for each endpoint twice its concurrency
+    /// (its concurrency when it is failing) less those `held` for it already; none of an endpoint disabled or
+    /// deleted meanwhile. One statement (atomic without a transaction around it).
+    private func claim(limit: Int, held: [UUID: Int]) async throws -> [Claimed] {
         try await pool.withConnection { connection in
             let rows = try await connection.query(
                 """
                 WITH busy AS (
-                    SELECT * FROM unnest(\(Array(sending.keys))::uuid[], \(Array(sending.values))::int8[])
+                    SELECT * FROM unnest(\(Array(held.keys))::uuid[], \(Array(held.values))::int8[])
                         AS b(endpoint_id, sending)
                 ), due AS (
                     SELECT x.id, x.next_attempt_at
@@ -229,7 +322,7 @@ final class WebhookDispatcher: Service, Sendable {
                         SELECT d.id, d.next_attempt_at FROM webhook_deliveries d
                         WHERE d.endpoint_id = e.id AND d.status = 'pending' AND d.next_attempt_at <= now()
                         ORDER BY d.next_attempt_at
-                        LIMIT greatest(0, CASE WHEN e.failing_since IS NULL THEN \(settings.webhookEndpointConcurrency)
+                        LIMIT greatest(0, CASE WHEN e.failing_since IS NULL THEN \(2 * settings.webhookEndpointConcurrency)
                                                ELSE \(settings.webhookFailingEndpointConcurrency) END
                                           - coalesce(b.sending, 0))
                         FOR UPDATE OF d SKIP LOCKED
@@ -255,12 +348,23 @@ final class WebhookDispatcher: Service, Sendable {
         }
     }
 
+    /// Where a checked URL's deliveries go.
+    static func target(_ checked: WebhookTargetPolicy.Checked) throws -> WebhookHTTPClient.Target {
+        guard let components = URLComponents(url: checked.url, resolvingAgainstBaseURL: false),
+            let host = components.host
+        else { throw WebhookTargetPolicy.Refusal(reason: "URL tidak lengkap. The URL is incomplete.") }
+        let tls = components.scheme?.lowercased() == "https"
+        var path = components.percentEncodedPath.isEmpty ? "/" : components.percentEncodedPath
+        if let query = components.percentEncodedQuery { path += "?" + query }
+        return WebhookHTTPClient.Target(
+            tls: tls, host: host.trimmingCharacters(in: CharacterSet(charactersIn: "[]")),
+            port: components.port ?? (tls ? 443 : 80), path: path, addresses: checked.addresses)
+    }
+
     /// Posts one delivery.
-    ///
-    /// Through AsyncHTTPClient's delegate API, not its `async` one: nothing reads what a receiver answers beyond its
-    /// status, and the `async` API streams the request and the response body through async sequences of their own
-    /// (a measurable share of the process at thousands of deliveries a second).
-    private func send(_ item: Claimed, client: HTTPClient) async -> Outcome {
+    private func send(_ item: Claimed, to target: WebhookHTTPClient.Target, client: WebhookHTTPClient) async
+        -> Outcome
+    {
         let started = ContinuousClock.now
         let messageId = "msg_" + item.id.uuidString.lowercased()
         let timestamp = Int(Date().timeIntervalSince1970)
@@ -275,40 +379,14 @@ final class WebhookDispatcher: Service, Sendable {
             value: StandardWebhooks.signatureHeader(
                 id: messageId, timestamp: timestamp, body: body.readableBytesView, secrets: item.secrets))
         do {
-            let request = try HTTPClient.Request(
-                url: item.url, method: .POST, headers: headers, body: .byteBuffer(body))
-            let task = client.execute(
-                request: request, delegate: ResponseStatus(),
-                deadline: .now() + Self.timeAmount(settings.webhookTimeout))
-            let status = try await withTaskCancellationHandler {
-                try await task.futureResult.get()
-            } onCancel: {
-                task.cancel()
-            }
-            return Outcome(
-                claimed: item, statusCode: Int(status), error: nil, duration: ContinuousClock.now - started)
+            let status = try await client.post(
+                to: target, headers: headers, body: body, deadline: .now() + Self.timeAmount(settings.webhookTimeout))
+            return Outcome(claimed: item, statusCode: status, error: nil, duration: ContinuousClock.now - started)
         } catch {
             return Outcome(
                 claimed: item, statusCode: nil, error: String(describing: error).prefix(500).description,
                 duration: ContinuousClock.now - started)
         }
-    }
-
-    /// Keeps a response's status code and drops its body as it arrives.
-    private final class ResponseStatus: HTTPClientResponseDelegate {
-        typealias Response = UInt
-        private let status = Mutex<UInt>(0)
-
-        func didReceiveHead(task: HTTPClient.Task<UInt>, _ head: HTTPResponseHead) -> EventLoopFuture<Void> {
-            status.withLock { $0 = head.status.code }
-            return task.eventLoop.makeSucceededVoidFuture()
-        }
-
-        func didReceiveBodyPart(task: HTTPClient.Task<UInt>, _ buffer: ByteBuffer) -> EventLoopFuture<Void> {
-            task.eventLoop.makeSucceededVoidFuture()
-        }
-
-        func didFinishRequest(task: HTTPClient.Task<UInt>) throws -> UInt { status.withLock { $0 } }
     }
 
     /// Records the attempts and moves deliveries and endpoints on, in one transaction.

@@ -20,8 +20,17 @@ struct WebhookTargetPolicy: Sendable {
         var description: String { reason }
     }
 
-    /// Checks `text`; returns the URL or throws a ``Refusal`` in Bahasa Indonesia and English.
-    func check(_ text: String) async throws -> URL {
+    /// A URL that passed, with the addresses it was checked at (a delivery connects to one of these, not to what
+    /// the name resolves to by then).
+    struct Checked: Sendable {
+        var url: URL
+        var addresses: [String]
+    }
+
+    /// Checks `text`; returns the URL and its checked addresses or throws a ``Refusal`` in Bahasa Indonesia and
+    /// English.
+    @discardableResult
+    func check(_ text: String) async throws -> Checked {
         guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme),
             let host = url.host, !host.isEmpty
         else { throw Refusal(reason: "URL harus http(s)://… yang lengkap. The URL must be a full http(s) URL.") }
@@ -50,7 +59,7 @@ struct WebhookTargetPolicy: Sendable {
                         + "Link-local, metadata and multicast addresses are not allowed.")
             }
         }
-        return url
+        return Checked(url: url, addresses: addresses)
     }
 
     enum Kind: Equatable { case `public`, privateOrLoopback, forbidden }

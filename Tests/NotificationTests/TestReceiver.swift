@@ -11,6 +11,9 @@ import TestSupport
 final class TestReceiver: Sendable {
     struct Recorded: Sendable {
         var path: String
+        /// The request's host (`Host` in HTTP/1.1) and query.
+        var authority: String?
+        var query: String?
         var headers: HTTPFields
         var body: Data
         var at: Date
@@ -34,7 +37,9 @@ final class TestReceiver: Sendable {
             let index = self.recorded.withLock { list -> Int in
                 let index = list.filter { $0.path == path }.count
                 list.append(
-                    Recorded(path: path, headers: request.headers, body: Data(bytes.readableBytesView), at: Date()))
+                    Recorded(
+                        path: path, authority: request.head.authority, query: request.uri.query,
+                        headers: request.headers, body: Data(bytes.readableBytesView), at: Date()))
                 return index
             }
             return Response(status: self.script(index, path))
