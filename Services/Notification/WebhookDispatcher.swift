@@ -40,7 +40,7 @@ final class WebhookDispatcher: Service, Sendable {
     }
 
     func run() async throws {
-        let client = try WebhookHTTPClient(maxIdlePerTarget: settings.webhookEndpointConcurrency)
+        let client = WebhookHTTPClient(maxIdlePerTarget: settings.webhookEndpointConcurrency)
         // One wake-up signal for everything the dispatcher waits on: a finished send, a NOTIFY, the poll ticker.
         let (signals, signal) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         // Set by a NOTIFY (deliveries were queued) and the poll ticker (retries fall due): worth a claim.

@@ -48,7 +48,8 @@ final class WebhookHTTPClient: Sendable {
     }
 
     private let group: any EventLoopGroup
-    private let tlsContext: NIOSSLContext
+    /// Made once; when the trust roots cannot be loaded, https deliveries fail with that error (http ones go on).
+    private let tlsContext: Result<NIOSSLContext, any Error>
     private let connectTimeout: TimeAmount
     private let idleTimeout: TimeAmount
     private let maxIdlePerTarget: Int
@@ -58,9 +59,9 @@ final class WebhookHTTPClient: Sendable {
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, connectTimeout: TimeAmount = .seconds(5),
         idleTimeout: TimeAmount = .seconds(60), maxIdlePerTarget: Int = 64,
         tlsConfiguration: TLSConfiguration = .makeClientConfiguration()
-    ) throws {
+    ) {
         self.group = group
-        self.tlsContext = try NIOSSLContext(configuration: tlsConfiguration)
+        self.tlsContext = Result { try NIOSSLContext(configuration: tlsConfiguration) }
         self.connectTimeout = connectTimeout
         self.idleTimeout = idleTimeout
         self.maxIdlePerTarget = max(1, maxIdlePerTarget)
@@ -146,7 +147,7 @@ final class WebhookHTTPClient: Sendable {
     private func connect(_ key: PoolKey, to address: SocketAddress, deadline: NIODeadline) async throws -> any Channel {
         let remaining = deadline - .now()
         let timeout = min(connectTimeout, max(.milliseconds(1), remaining))
-        let tls = key.tls ? tlsContext : nil
+        let tls = key.tls ? try tlsContext.get() : nil
         // SNI and the certificate's name check use the URL's host; an address literal is checked as such.
         let serverHostname = Self.isAddressLiteral(key.host) ? nil : key.host
         return try await ClientBootstrap(group: group)

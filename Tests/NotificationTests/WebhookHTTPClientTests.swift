@@ -18,7 +18,7 @@ struct WebhookHTTPClientTests {
         let receiver = TestReceiver { _, _ in .noContent }
         try await receiver.run { base in
             let port = try #require(URLComponents(string: base)?.port)
-            let client = try WebhookHTTPClient()
+            let client = WebhookHTTPClient()
             defer { client.shutdown() }
             // The name does not resolve: only the checked address can be what the client connected to.
             let target = WebhookHTTPClient.Target(
@@ -45,7 +45,7 @@ struct WebhookHTTPClientTests {
     func droppedIdleConnectionIsRetried() async throws {
         let server = try await OneRequestServer.start()
         defer { server.close() }
-        let client = try WebhookHTTPClient()
+        let client = WebhookHTTPClient()
         defer { client.shutdown() }
         let target = WebhookHTTPClient.Target(
             tls: false, host: "127.0.0.1", port: server.port, path: "/", addresses: ["127.0.0.1"])
@@ -62,7 +62,7 @@ struct WebhookHTTPClientTests {
     func httpsNeverFallsBackToPlainText() async throws {
         let server = try await OneRequestServer.start()
         defer { server.close() }
-        let client = try WebhookHTTPClient()
+        let client = WebhookHTTPClient()
         defer { client.shutdown() }
         let target = WebhookHTTPClient.Target(
             tls: true, host: "localhost", port: server.port, path: "/", addresses: ["127.0.0.1"])
@@ -77,7 +77,7 @@ struct WebhookHTTPClientTests {
     func silentReceiverTimesOut() async throws {
         let silent = try silentLoopbackListener()
         defer { close(silent.fd) }
-        let client = try WebhookHTTPClient()
+        let client = WebhookHTTPClient()
         defer { client.shutdown() }
         let target = WebhookHTTPClient.Target(
             tls: false, host: "127.0.0.1", port: silent.port, path: "/", addresses: ["127.0.0.1"])
