@@ -10,12 +10,17 @@ import Synchronization
 
 /// One event on the live stream: its position in the retained window, name and CloudEvent JSON.
 struct StreamEvent: Sendable {
-    var seq: Int64
-    var name: String
-    var body: String
+    let seq: Int64
+    let name: String
+    /// The SSE frame: `id:`, `event:`, `data:` (one line: the JSON has no raw newlines). Made once and shared by
+    /// every client's write (a `ByteBuffer` is copied on write only), not once per client.
+    let frame: ByteBuffer
 
-    /// The SSE frame: `id:`, `event:`, `data:` (one line: the JSON has no raw newlines).
-    var frame: String { "id: \(seq)\nevent: \(name)\ndata: \(body)\n\n" }
+    init(seq: Int64, name: String, body: String) {
+        self.seq = seq
+        self.name = name
+        self.frame = ByteBuffer(string: "id: \(seq)\nevent: \(name)\ndata: \(body)\n\n")
+    }
 }
 
 /// Fans events out to the connected SSE clients without ever waiting for one of them.
@@ -93,7 +98,6 @@ final class StreamPump: Service, Sendable {
     private let listener: DatabaseListener
     private let settings: NotificationSettings
     private let logger: Logger
-    private let woken = Mutex(false)
     private let lastSeq = Mutex<Int64?>(nil)
 
     init(
@@ -110,10 +114,18 @@ final class StreamPump: Service, Sendable {
     }
 
     func run() async throws {
+        // One wake-up signal for the loop: a NOTIFY (rows were appended) or the poll ticker.
+        let (wakeUps, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         await withTaskGroup(of: Void.self) { group in
             group.addTask { try? await self.listener.run() }
             group.addTask {
-                for await _ in self.listener.notifications { self.woken.withLock { $0 = true } }
+                for await _ in self.listener.notifications { wake.yield() }
+            }
+            group.addTask {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: self.settings.pollInterval)
+                    wake.yield()
+                }
             }
             group.addTask {
                 while !Task.isCancelled {
@@ -121,12 +133,17 @@ final class StreamPump: Service, Sendable {
                     self.hub.publish([.heartbeat])
                 }
             }
-            await self.loop()
+            await withGracefulShutdownHandler {
+                await self.loop(wakeUps: wakeUps)
+            } onGracefulShutdown: {
+                wake.yield()
+            }
             group.cancelAll()
         }
     }
 
-    private func loop() async {
+    private func loop(wakeUps: AsyncStream<Void>) async {
+        var iterator = wakeUps.makeAsyncIterator()
         var lastPrune = ContinuousClock.now
         while !Task.isCancelled, !Task.isShuttingDownGracefully {
             var more = false
@@ -141,15 +158,8 @@ final class StreamPump: Service, Sendable {
                 try? await Task.sleep(for: .seconds(1))
             }
             if more { continue }
-            let deadline = ContinuousClock.now + settings.pollInterval
-            while ContinuousClock.now < deadline, !Task.isCancelled, !Task.isShuttingDownGracefully {
-                if woken.withLock({ flag in
-                    defer { flag = false }; return flag
-                }) {
-                    break
-                }
-                try? await Task.sleep(for: .milliseconds(10))
-            }
+            // Woken at once by a NOTIFY (it used to look for one every 10 ms), else by the ticker.
+            _ = await iterator.next()
         }
     }
 
@@ -239,9 +249,9 @@ struct StreamRoutes: Sendable {
                                 try await StreamPump.read(after: after, limit: 1000, in: connection)
                             }
                             guard let tail = backlog.last else { break }
-                            var text = ""
-                            for event in backlog { text += event.frame }
-                            try await writer.write(ByteBuffer(string: text))
+                            var frames = ByteBuffer()
+                            for event in backlog { frames.writeImmutableBuffer(event.frame) }
+                            try await writer.write(frames)
                             after = tail.seq
                             last = tail.seq
                         }
@@ -257,7 +267,7 @@ struct StreamRoutes: Sendable {
                                 try await writer.write(ByteBuffer(string: ": heartbeat\n\n"))
                             case .event(let event) where event.seq > last:
                                 last = event.seq
-                                try await writer.write(ByteBuffer(string: event.frame))
+                                try await writer.write(event.frame)
                             case .event:
                                 continue
                             }
