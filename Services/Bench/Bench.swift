@@ -18,6 +18,8 @@ struct BenchMain {
             try await runIntakeBench(arguments: rest)
         case "notification":
             try await runNotificationBench(arguments: rest)
+        case "stream":
+            try await runStreamBench(arguments: rest)
         case "photos":
             try writeSamplePhotos(arguments: rest)
         case "scoring-periods":
@@ -36,6 +38,7 @@ struct BenchMain {
         default:
             print(
                 "usage: asnreward-bench db|messaging|e2e [N] [concurrency]|intake [N] [concurrency] [--pid P]|e2e --rate R --duration S|photos DIR [N]"
+                    + "|notification [--count N]|stream [--clients N] [--rate R] [--duration S]"
                     + "|demo|chaos-plant --out FILE|chaos-check --log FILE [--planted FILE] [--baseline FILE]|all")
         }
     }

@@ -70,10 +70,7 @@ package func runNotificationBench(arguments: [String]) async throws {
     let pool = DatabasePool(
         configuration: DatabaseConfiguration(url: try DevEnvironment.value("DATABASE_URL_NOTIFICATION"), poolSize: 1),
         logger: logger)
-    var configuration = try AMQPConfiguration(
-        url: try DevEnvironment.value("AMQP_URL_ADMIN"), connectionName: "bench-notification")
-    configuration.publishWindow = 2_000
-    let publisher = Publisher(configuration: configuration, topology: nil, logger: logger)
+    let publisher = try benchPublisher(name: "bench-notification", logger: logger)
     try await withThrowingTaskGroup(of: Void.self) { tasks in
         tasks.addTask { try await pool.run() }
         tasks.addTask { try await publisher.run() }
@@ -84,14 +81,7 @@ package func runNotificationBench(arguments: [String]) async throws {
         let processes = await StackProcesses.discover(
             root: FileManager.default.currentDirectoryPath, admin: admin)
         let cpuBefore = try await ResourceSnapshot.take(processes: processes, admin: admin, statements: false)
-        let events = try (0..<count).map { index in
-            try CloudEvent(
-                PointsAwarded(
-                    entryId: UUID(), submissionId: UUID(),
-                    nip: String(format: "1985031520100%05d", index % 50_000), opd: "DLH", program: "peduli-sampah",
-                    activity: "pilah_sampah", points: 10, ruleVersion: "peduli-sampah@1", period: "2026-Q1",
-                    awardedAt: Date(), totalInPeriod: 10 * (index + 1)), from: .scoring)
-        }
+        let events = try (0..<count).map(benchPointsAwarded)
         let eventIds = events.map(\.id)
         let started = ContinuousClock.now
         for chunk in stride(from: 0, to: count, by: 1_000) {
@@ -136,23 +126,7 @@ package func runNotificationBench(arguments: [String]) async throws {
         print("  all delivered to the webhook receiver: \(rate(webhookDone))")
         let cpuAfter = try await ResourceSnapshot.take(processes: processes, admin: admin, statements: false)
         await admin.close()
-        let seconds = cpuAfter.taken - cpuBefore.taken
-        let busy = cpuAfter.machineBusy - cpuBefore.machineBusy
-        print(
-            String(
-                format: "  CPU over %.1f s: machine %.1f of %.1f core-seconds; CPU-ms per event:", seconds, busy,
-                seconds * Double(ProcessProbe.cores)))
-        for (name, after) in cpuAfter.cpu.sorted(by: { $0.key < $1.key }) {
-            guard let before = cpuBefore.cpu[name] else { continue }
-            print("    \(name) " + String(format: "%.3f", (after - before) * 1000 / Double(count)))
-        }
-        if busy > 0 {
-            print(
-                String(
-                    format: "    machine %.3f: at this cost the %d cores allow %.0f events/s",
-                    busy * 1000 / Double(count),
-                    ProcessProbe.cores, ProcessProbe.rateAllowed(units: count, busyCPUSeconds: busy)))
-        }
+        printCPU(before: cpuBefore, after: cpuAfter, units: count, unit: "event")
         publisher.shutdown()
     }
     // Unsubscribe, so that the dev stack keeps no endpoint whose receiver is gone.
@@ -185,4 +159,42 @@ private final class NoContentHandler: ChannelInboundHandler, Sendable {
 /// Requests the receiver answered.
 private final class RequestCounter: Sendable {
     let value = Mutex(0)
+}
+
+/// Prints the machine's and each process's CPU between two snapshots, per `unit` of work, and the rate the cores
+/// allow at that cost.
+func printCPU(before: ResourceSnapshot, after: ResourceSnapshot, units: Int, unit: String) {
+    let seconds = after.taken - before.taken
+    let busy = after.machineBusy - before.machineBusy
+    print(
+        String(
+            format: "  CPU over %.1f s: machine %.1f of %.1f core-seconds; ", seconds, busy,
+            seconds * Double(ProcessProbe.cores)) + "CPU-ms per \(unit):")
+    for (name, cpuAfter) in after.cpu.sorted(by: { $0.key < $1.key }) {
+        guard let cpuBefore = before.cpu[name] else { continue }
+        print("    \(name) " + String(format: "%.3f", (cpuAfter - cpuBefore) * 1000 / Double(units)))
+    }
+    if busy > 0 {
+        print(
+            String(
+                format: "    machine %.3f: at this cost the %d cores allow %.0f ", busy * 1000 / Double(units),
+                ProcessProbe.cores, ProcessProbe.rateAllowed(units: units, busyCPUSeconds: busy)) + "\(unit)s/s")
+    }
+}
+
+/// The admin publisher to `asnreward.events` the notification and stream benches publish with (not running yet).
+func benchPublisher(name: String, logger: Logger) throws -> Publisher {
+    var configuration = try AMQPConfiguration(url: try DevEnvironment.value("AMQP_URL_ADMIN"), connectionName: name)
+    configuration.publishWindow = 2_000
+    return Publisher(configuration: configuration, topology: nil, logger: logger)
+}
+
+/// The `index`-th `points.awarded` event of a bench run (one of 50,000 NIPs, a running total).
+func benchPointsAwarded(_ index: Int) throws -> CloudEvent {
+    try CloudEvent(
+        PointsAwarded(
+            entryId: UUID(), submissionId: UUID(),
+            nip: String(format: "1985031520100%05d", index % 50_000), opd: "DLH", program: "peduli-sampah",
+            activity: "pilah_sampah", points: 10, ruleVersion: "peduli-sampah@1", period: "2026-Q1",
+            awardedAt: Date(), totalInPeriod: 10 * (index + 1)), from: .scoring)
 }
