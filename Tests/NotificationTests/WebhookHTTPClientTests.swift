@@ -29,7 +29,7 @@ struct WebhookHTTPClientTests {
             for index in 0..<3 {
                 let status = try await client.post(
                     to: target, headers: ["content-type": "application/json"],
-                    body: ByteBuffer(string: #"{"n":\#(index)}"#), deadline: .now() + .seconds(5))
+                    body: ByteBuffer(string: #"{"n":\#(index)}"#), deadline: .now() + .seconds(30))
                 #expect(status == 204)
             }
             let requests = receiver.requests(path: "/terima")
@@ -51,7 +51,7 @@ struct WebhookHTTPClientTests {
             tls: false, host: "127.0.0.1", port: server.port, path: "/", addresses: ["127.0.0.1"])
         for _ in 0..<3 {
             let status = try await client.post(
-                to: target, headers: [:], body: ByteBuffer(string: "{}"), deadline: .now() + .seconds(5))
+                to: target, headers: [:], body: ByteBuffer(string: "{}"), deadline: .now() + .seconds(30))
             #expect(status == 204)
         }
         // Each reused connection was dropped once (its second request) and the request went out again on a new one.
@@ -68,7 +68,7 @@ struct WebhookHTTPClientTests {
             tls: true, host: "localhost", port: server.port, path: "/", addresses: ["127.0.0.1"])
         await #expect(throws: (any Error).self) {
             try await client.post(
-                to: target, headers: [:], body: ByteBuffer(string: "{}"), deadline: .now() + .seconds(5))
+                to: target, headers: [:], body: ByteBuffer(string: "{}"), deadline: .now() + .seconds(30))
         }
         #expect(server.counts.withLock { $0 }.answered == 0)
     }
