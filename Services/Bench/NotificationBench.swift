@@ -50,8 +50,7 @@ package func runNotificationBench(arguments: [String]) async throws {
     defer { server.close(promise: nil) }
 
     let base = try DevEnvironment.value("NOTIFICATION_URL")
-    let token = try await TokenIssuer(hs256Secret: try DevEnvironment.value("JWT_HS256_SECRET")).token(
-        nip: "198503152010011001", name: "Bench", opd: "KOMINFO", roles: ["operator"])
+    let token = try await benchToken(roles: ["operator"])
     var request = URLRequest(url: URL(string: base + "/v1/webhooks")!)
     request.httpMethod = "POST"
     request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
@@ -75,12 +74,7 @@ package func runNotificationBench(arguments: [String]) async throws {
         tasks.addTask { try await pool.run() }
         tasks.addTask { try await publisher.run() }
         defer { tasks.cancelAll() }
-        // CPU per process over the run, as the end-to-end bench reads it.
-        let admin = try await DatabaseConnection.connect(
-            configuration: DatabaseConfiguration(url: try DevEnvironment.value("DATABASE_URL_ADMIN")), logger: logger)
-        let processes = await StackProcesses.discover(
-            root: FileManager.default.currentDirectoryPath, admin: admin)
-        let cpuBefore = try await ResourceSnapshot.take(processes: processes, admin: admin, statements: false)
+        let cpu = try await StackCPU.start(logger: logger)
         let events = try (0..<count).map(benchPointsAwarded)
         let eventIds = events.map(\.id)
         let started = ContinuousClock.now
@@ -124,9 +118,7 @@ package func runNotificationBench(arguments: [String]) async throws {
         print("  published with confirms: \(rate(published))")
         print("  all in the in-app inbox: \(rate(inboxDone))")
         print("  all delivered to the webhook receiver: \(rate(webhookDone))")
-        let cpuAfter = try await ResourceSnapshot.take(processes: processes, admin: admin, statements: false)
-        await admin.close()
-        printCPU(before: cpuBefore, after: cpuAfter, units: count, unit: "event")
+        try await cpu.report(units: count, unit: "event")
         publisher.shutdown()
     }
     // Unsubscribe, so that the dev stack keeps no endpoint whose receiver is gone.
@@ -161,25 +153,48 @@ private final class RequestCounter: Sendable {
     let value = Mutex(0)
 }
 
-/// Prints the machine's and each process's CPU between two snapshots, per `unit` of work, and the rate the cores
-/// allow at that cost.
-func printCPU(before: ResourceSnapshot, after: ResourceSnapshot, units: Int, unit: String) {
-    let seconds = after.taken - before.taken
-    let busy = after.machineBusy - before.machineBusy
-    print(
-        String(
-            format: "  CPU over %.1f s: machine %.1f of %.1f core-seconds; ", seconds, busy,
-            seconds * Double(ProcessProbe.cores)) + "CPU-ms per \(unit):")
-    for (name, cpuAfter) in after.cpu.sorted(by: { $0.key < $1.key }) {
-        guard let cpuBefore = before.cpu[name] else { continue }
-        print("    \(name) " + String(format: "%.3f", (cpuAfter - cpuBefore) * 1000 / Double(units)))
+/// CPU per process over a bench run, as the end-to-end bench reads it: a snapshot at `start`, another at `report`.
+struct StackCPU {
+    private let admin: DatabaseConnection
+    private let processes: StackProcesses
+    private let before: ResourceSnapshot
+
+    static func start(logger: Logger) async throws -> StackCPU {
+        let admin = try await DatabaseConnection.connect(
+            configuration: DatabaseConfiguration(url: try DevEnvironment.value("DATABASE_URL_ADMIN")), logger: logger)
+        let processes = await StackProcesses.discover(root: FileManager.default.currentDirectoryPath, admin: admin)
+        let before = try await ResourceSnapshot.take(processes: processes, admin: admin, statements: false)
+        return StackCPU(admin: admin, processes: processes, before: before)
     }
-    if busy > 0 {
+
+    /// Prints the machine's and each process's CPU since `start`, per `unit` of work, and the rate the cores allow
+    /// at that cost; closes the admin connection.
+    func report(units: Int, unit: String) async throws {
+        let after = try await ResourceSnapshot.take(processes: processes, admin: admin, statements: false)
+        await admin.close()
+        let seconds = after.taken - before.taken
+        let busy = after.machineBusy - before.machineBusy
         print(
             String(
-                format: "    machine %.3f: at this cost the %d cores allow %.0f ", busy * 1000 / Double(units),
-                ProcessProbe.cores, ProcessProbe.rateAllowed(units: units, busyCPUSeconds: busy)) + "\(unit)s/s")
+                format: "  CPU over %.1f s: machine %.1f of %.1f core-seconds; ", seconds, busy,
+                seconds * Double(ProcessProbe.cores)) + "CPU-ms per \(unit):")
+        for (name, cpuAfter) in after.cpu.sorted(by: { $0.key < $1.key }) {
+            guard let cpuBefore = before.cpu[name] else { continue }
+            print("    \(name) " + String(format: "%.3f", (cpuAfter - cpuBefore) * 1000 / Double(units)))
+        }
+        if busy > 0 {
+            print(
+                String(
+                    format: "    machine %.3f: at this cost the %d cores allow %.0f ", busy * 1000 / Double(units),
+                    ProcessProbe.cores, ProcessProbe.rateAllowed(units: units, busyCPUSeconds: busy)) + "\(unit)s/s")
+        }
     }
+}
+
+/// A token for the bench's own calls to the services, with `roles`.
+func benchToken(roles: [String]) async throws -> String {
+    try await TokenIssuer(hs256Secret: try DevEnvironment.value("JWT_HS256_SECRET")).token(
+        nip: "198503152010011001", name: "Bench", opd: "KOMINFO", roles: roles)
 }
 
 /// The admin publisher to `asnreward.events` the notification and stream benches publish with (not running yet).

@@ -43,8 +43,7 @@ package func runStreamBench(arguments: [String]) async throws {
         print("NOTIFICATION_URL is not a http://host:port URL")
         return
     }
-    let token = try await TokenIssuer(hs256Secret: try DevEnvironment.value("JWT_HS256_SECRET")).token(
-        nip: "198503152010011001", name: "Bench", opd: "KOMINFO", roles: ["dashboard"])
+    let token = try await benchToken(roles: ["dashboard"])
     let record = StreamRecord()
     var channels: [any Channel] = []
     defer { for channel in channels { channel.close(promise: nil) } }
@@ -79,10 +78,7 @@ package func runStreamBench(arguments: [String]) async throws {
     try await withThrowingTaskGroup(of: Void.self) { tasks in
         tasks.addTask { try await publisher.run() }
         defer { tasks.cancelAll() }
-        let admin = try await DatabaseConnection.connect(
-            configuration: DatabaseConfiguration(url: try DevEnvironment.value("DATABASE_URL_ADMIN")), logger: logger)
-        let processes = await StackProcesses.discover(root: FileManager.default.currentDirectoryPath, admin: admin)
-        let cpuBefore = try await ResourceSnapshot.take(processes: processes, admin: admin, statements: false)
+        let cpu = try await StackCPU.start(logger: logger)
         let count = rate * duration
         let interval = Duration.seconds(1) / rate
         let started = ContinuousClock.now
@@ -97,26 +93,18 @@ package func runStreamBench(arguments: [String]) async throws {
         while record.deliveries.load(ordering: .relaxed) < expected, ContinuousClock.now < drainDeadline {
             try await Task.sleep(for: .milliseconds(20))
         }
-        let cpuAfter = try await ResourceSnapshot.take(processes: processes, admin: admin, statements: false)
-        await admin.close()
-
-        var latencies = record.latenciesInMilliseconds()
-        latencies.sort()
-        func percentile(_ p: Double) -> String {
-            guard !latencies.isEmpty else { return "-" }
-            let index = min(latencies.count - 1, Int((p * Double(latencies.count)).rounded(.up)) - 1)
-            return String(format: "%.1f", latencies[max(0, index)])
-        }
+        let latencies = EndToEndReport.Percentiles(record.latenciesInSeconds())
+        func ms(_ value: Double) -> String { String(format: "%.1f", value) }
         print(
             "stream bench: \(clients) SSE clients, \(count) points.awarded events at \(rate)/s "
                 + "(\(expected) deliveries expected)")
         print(
-            "  event → client latency (ms): p50 \(percentile(0.50)), p90 \(percentile(0.90)), "
-                + "p99 \(percentile(0.99)), max \(percentile(1.0))")
+            "  event → client latency (ms): p50 \(ms(latencies.p50)), p95 \(ms(latencies.p95)), "
+                + "p99 \(ms(latencies.p99)), max \(ms(latencies.max))")
         print(
             "  deliveries: \(latencies.count) timed, \(expected - record.deliveries.load(ordering: .relaxed)) missing, "
                 + "\(record.disconnected.load(ordering: .relaxed)) clients disconnected")
-        printCPU(before: cpuBefore, after: cpuAfter, units: count, unit: "event")
+        try await cpu.report(units: count, unit: "event")
         publisher.shutdown()
     }
 }
@@ -140,11 +128,11 @@ private final class StreamRecord: Sendable {
     }
 
     /// Every delivery's latency (arrival less publication) of an event this run published.
-    func latenciesInMilliseconds() -> [Double] {
+    func latenciesInSeconds() -> [Double] {
         let published = publishedAt.withLock { $0 }
         return arrivals.withLock { list in
             list.compactMap { arrival in
-                published[arrival.event].map { Double(Int64(arrival.at) - Int64($0)) / 1e6 }
+                published[arrival.event].map { Double(Int64(arrival.at) - Int64($0)) / 1e9 }
             }
         }
     }

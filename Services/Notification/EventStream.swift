@@ -11,14 +11,12 @@ import Synchronization
 /// One event on the live stream: its position in the retained window, name and CloudEvent JSON.
 struct StreamEvent: Sendable {
     let seq: Int64
-    let name: String
     /// The SSE frame: `id:`, `event:`, `data:` (one line: the JSON has no raw newlines). Made once and shared by
     /// every client's write (a `ByteBuffer` is copied on write only), not once per client.
     let frame: ByteBuffer
 
     init(seq: Int64, name: String, body: String) {
         self.seq = seq
-        self.name = name
         self.frame = ByteBuffer(string: "id: \(seq)\nevent: \(name)\ndata: \(body)\n\n")
     }
 }
@@ -114,29 +112,16 @@ final class StreamPump: Service, Sendable {
     }
 
     func run() async throws {
-        // One wake-up signal for the loop: a NOTIFY (rows were appended) or the poll ticker.
-        let (wakeUps, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         await withTaskGroup(of: Void.self) { group in
-            group.addTask { try? await self.listener.run() }
-            group.addTask {
-                for await _ in self.listener.notifications { wake.yield() }
-            }
-            group.addTask {
-                while !Task.isCancelled {
-                    try? await Task.sleep(for: self.settings.pollInterval)
-                    wake.yield()
-                }
-            }
             group.addTask {
                 while !Task.isCancelled {
                     try? await Task.sleep(for: self.settings.streamHeartbeat)
                     self.hub.publish([.heartbeat])
                 }
             }
-            await withGracefulShutdownHandler {
+            // Woken by a NOTIFY (rows were appended) or the poll ticker.
+            await withWakeUps(listener: listener, every: settings.pollInterval) { wakeUps, _ in
                 await self.loop(wakeUps: wakeUps)
-            } onGracefulShutdown: {
-                wake.yield()
             }
             group.cancelAll()
         }
@@ -158,7 +143,6 @@ final class StreamPump: Service, Sendable {
                 try? await Task.sleep(for: .seconds(1))
             }
             if more { continue }
-            // Woken at once by a NOTIFY (it used to look for one every 10 ms), else by the ticker.
             _ = await iterator.next()
         }
     }

@@ -22,7 +22,6 @@ final class GatewayDispatcher: Service, Sendable {
     private let settings: GatewaySettings
     private let pollInterval: Duration
     private let logger: Logger
-    private let woken = Mutex(false)
     /// The clock, replaceable so tests can place "now" inside or outside the quiet hours.
     private let now: @Sendable () -> Date
 
@@ -50,18 +49,14 @@ final class GatewayDispatcher: Service, Sendable {
             timeout: .init(connect: .seconds(5), read: WebhookDispatcher.timeAmount(settings.timeout)))
         configuration.connectionPool = .init(idleTimeout: .seconds(60))
         let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { try? await self.listener.run() }
-            group.addTask {
-                for await _ in self.listener.notifications { self.woken.withLock { $0 = true } }
-            }
-            await self.loop(client: client, url: url)
-            group.cancelAll()
+        await withWakeUps(listener: listener, every: pollInterval) { wakeUps, _ in
+            await self.loop(client: client, url: url, wakeUps: wakeUps)
         }
         try? await client.shutdown()
     }
 
-    private func loop(client: HTTPClient, url: String) async {
+    private func loop(client: HTTPClient, url: String, wakeUps: AsyncStream<Void>) async {
+        var iterator = wakeUps.makeAsyncIterator()
         var bucket = TokenBucket(ratePerSecond: settings.ratePerSecond)
         while !Task.isCancelled, !Task.isShuttingDownGracefully {
             var worked = false
@@ -72,15 +67,8 @@ final class GatewayDispatcher: Service, Sendable {
                 try? await Task.sleep(for: .seconds(1))
             }
             if worked { continue }
-            let deadline = ContinuousClock.now + pollInterval
-            while ContinuousClock.now < deadline, !Task.isCancelled, !Task.isShuttingDownGracefully {
-                if woken.withLock({ flag in
-                    defer { flag = false }; return flag
-                }) {
-                    break
-                }
-                try? await Task.sleep(for: .milliseconds(20))
-            }
+            // A NOTIFY (messages were queued) or the poll ticker (retries and quiet hours' end fall due).
+            _ = await iterator.next()
         }
     }
 

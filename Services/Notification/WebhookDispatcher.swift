@@ -41,27 +41,12 @@ final class WebhookDispatcher: Service, Sendable {
 
     func run() async throws {
         let client = WebhookHTTPClient(maxIdlePerTarget: settings.webhookEndpointConcurrency)
-        // One wake-up signal for everything the dispatcher waits on: a finished send, a NOTIFY, the poll ticker.
-        let (signals, signal) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
-        // Set by a NOTIFY (deliveries were queued) and the poll ticker (retries fall due): worth a claim.
+        // Raised by a NOTIFY (deliveries were queued) and the poll ticker (retries fall due): worth a claim.
         let mayBeDue = Flag()
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { try? await self.listener.run() }
-            group.addTask {
-                for await _ in self.listener.notifications {
-                    mayBeDue.raise()
-                    signal.yield()
-                }
-            }
-            group.addTask {
-                while !Task.isCancelled {
-                    try? await Task.sleep(for: self.settings.pollInterval)
-                    mayBeDue.raise()
-                    signal.yield()
-                }
-            }
+        // One wake-up signal for everything the dispatcher waits on: a finished send, a NOTIFY, the poll ticker.
+        await withWakeUps(listener: listener, every: settings.pollInterval, onWork: { mayBeDue.raise() }) {
+            signals, signal in
             await self.pump(client: client, signals: signals, signal: signal, mayBeDue: mayBeDue)
-            group.cancelAll()
         }
         client.shutdown()
     }
@@ -144,10 +129,7 @@ final class WebhookDispatcher: Service, Sendable {
     ) async -> [Claimed] {
         let limit = max(1, settings.webhookConcurrency)
         let endpointLimit = max(1, settings.webhookEndpointConcurrency)
-        // Claimed and not finished (sending or waiting), in all and per endpoint.
-        var inHand = 0
-        var perEndpoint: [UUID: Int] = [:]
-        // Sending per endpoint, and what waits for a free send per endpoint (oldest first).
+        // Sending per endpoint, and what waits for a free send per endpoint (oldest first); together what is in hand.
         var sending: [UUID: Int] = [:]
         var waiting: [UUID: [Held]] = [:]
         var freedSinceClaim = 0
@@ -175,7 +157,6 @@ final class WebhookDispatcher: Service, Sendable {
 
         while !Task.isCancelled, !Task.isShuttingDownGracefully {
             let freed = finished.takeUnfreed()
-            inHand -= freed.count
             freedSinceClaim += freed.count
             var unsent: [Claimed] = []
             for outcome in freed {
@@ -194,11 +175,6 @@ final class WebhookDispatcher: Service, Sendable {
                     unsent += queue.map(\.item)
                 }
             }
-            for item in freed.map(\.claimed) + unsent {
-                let left = perEndpoint[item.endpointId, default: 1] - 1
-                perEndpoint[item.endpointId] = left > 0 ? left : nil
-            }
-            inHand -= unsent.count
             await release(unsent)
             do {
                 if ContinuousClock.now - lastRecovery > .seconds(10) {
@@ -206,29 +182,28 @@ final class WebhookDispatcher: Service, Sendable {
                     lastRecovery = .now
                     gone = []
                 }
+                var held = sending
+                for (endpoint, queue) in waiting { held[endpoint, default: 0] += queue.count }
+                let inHand = held.values.reduce(0, +)
                 let room = min(Self.batchSize, limit - inHand)
                 let worthIt =
                     mayBeDue.lower() || lastClaimFull || inHand == 0
                     || freedSinceClaim >= endpointLimit
                 if room > 0, worthIt {
-                    var held = perEndpoint
                     for endpoint in gone { held[endpoint] = Int(Int32.max) }
                     let claimed = try await claim(limit: room, held: held)
                     freedSinceClaim = 0
                     lastClaimFull = claimed.count == room
                     // Checked once per claim and URL; a send connects to an address checked here.
                     var targets: [String: Result<WebhookHTTPClient.Target, any Error>] = [:]
-                    for url in Set(claimed.map(\.url)) {
-                        do { targets[url] = .success(try Self.target(try await policy.check(url))) } catch {
-                            targets[url] = .failure(error)
-                        }
-                    }
                     for item in claimed {
-                        inHand += 1
-                        perEndpoint[item.endpointId, default: 0] += 1
-                        let target =
-                            targets[item.url]
-                            ?? .failure(WebhookTargetPolicy.Refusal(reason: "URL tidak diperiksa. URL not checked."))
+                        let target: Result<WebhookHTTPClient.Target, any Error>
+                        if let checked = targets[item.url] {
+                            target = checked
+                        } else {
+                            target = await checkedTarget(item.url)
+                            targets[item.url] = target
+                        }
                         if sending[item.endpointId, default: 0] < endpointLimit {
                             start((item, target), sends: &sends)
                         } else {
@@ -236,7 +211,7 @@ final class WebhookDispatcher: Service, Sendable {
                         }
                     }
                     // A full claim means more may be due: look again at once.
-                    if lastClaimFull, inHand < limit { continue }
+                    if lastClaimFull, inHand + claimed.count < limit { continue }
                 }
             } catch {
                 logger.error("webhook claim failed", metadata: ["error": "\(error)"])
@@ -346,6 +321,11 @@ final class WebhookDispatcher: Service, Sendable {
                     secrets: try row.decode("secrets"))
             }
         }
+    }
+
+    /// Checks `url` against the SSRF policy now and says where its deliveries go, or why they may not.
+    private func checkedTarget(_ url: String) async -> Result<WebhookHTTPClient.Target, any Error> {
+        do { return .success(try Self.target(try await policy.check(url))) } catch { return .failure(error) }
     }
 
     /// Where a checked URL's deliveries go.
