@@ -97,11 +97,13 @@ package struct ServiceApp {
         )
         if let publicDirectory {
             router.add(
-                middleware: FileMiddleware(
-                    publicDirectory.path,
-                    cacheControl: .init([(.textHtml, [.noCache])]),
-                    searchForIndexHtml: true,
-                    logger: logger
+                middleware: PublicFilesMiddleware(
+                    files: FileMiddleware(
+                        publicDirectory.path,
+                        cacheControl: .init([(.textHtml, [.noCache])]),
+                        searchForIndexHtml: true,
+                        logger: logger
+                    )
                 )
             )
         }
