@@ -79,6 +79,7 @@ package func runStreamBench(arguments: [String]) async throws {
         tasks.addTask { try await publisher.run() }
         defer { tasks.cancelAll() }
         let cpu = try await StackCPU.start(logger: logger)
+        let fsync = FsyncProbe(path: FileManager.default.currentDirectoryPath + "/.run/bench-fsync-probe")
         let count = rate * duration
         let interval = Duration.seconds(1) / rate
         let started = ContinuousClock.now
@@ -87,12 +88,14 @@ package func runStreamBench(arguments: [String]) async throws {
             let event = try benchPointsAwarded(index)
             record.published(event.id)
             _ = try await publisher.publish([OutgoingMessage(event: event, exchange: EventCatalog.exchange)])
+            record.confirmed(event.id)
         }
         let expected = count * clients
         let drainDeadline = ContinuousClock.now + .seconds(60)
         while record.deliveries.load(ordering: .relaxed) < expected, ContinuousClock.now < drainDeadline {
             try await Task.sleep(for: .milliseconds(20))
         }
+        let flushes = fsync.stop()
         let latencies = EndToEndReport.Percentiles(record.latenciesInSeconds())
         func ms(_ value: Double) -> String { String(format: "%.1f", value) }
         print(
@@ -104,6 +107,15 @@ package func runStreamBench(arguments: [String]) async throws {
         print(
             "  deliveries: \(latencies.count) timed, \(expected - record.deliveries.load(ordering: .relaxed)) missing, "
                 + "\(record.disconnected.load(ordering: .relaxed)) clients disconnected")
+        // Where the slowest events lost their time: before the broker confirmed them, before the first client had
+        // them (the consumer, the database, the pump), or in the fan-out to the last client.
+        print("  slowest events (ms from publication): broker confirm / first client / last client")
+        for event in record.slowestEvents(3) {
+            print("    \(ms(event.confirm)) / \(ms(event.first)) / \(ms(event.last))")
+        }
+        print(
+            "  the disk meanwhile: 4 KiB write + fsync every 50 ms took p50 \(ms(flushes.p50)), p99 \(ms(flushes.p99)), "
+                + "max \(ms(flushes.max)) ms (\(flushes.count) flushes)")
         try await cpu.report(units: count, unit: "event")
         publisher.shutdown()
     }
@@ -115,11 +127,36 @@ private final class StreamRecord: Sendable {
     let disconnected = Atomic<Int>(0)
     let deliveries = Atomic<Int>(0)
     private let publishedAt = Mutex<[String: UInt64]>([:])
+    private let confirmedAt = Mutex<[String: UInt64]>([:])
     private let arrivals = Mutex<[(event: String, at: UInt64)]>([])
 
     func published(_ eventId: String) {
         let now = DispatchTime.now().uptimeNanoseconds
         publishedAt.withLock { $0[eventId] = now }
+    }
+
+    func confirmed(_ eventId: String) {
+        let now = DispatchTime.now().uptimeNanoseconds
+        confirmedAt.withLock { $0[eventId] = now }
+    }
+
+    /// The `count` events whose last client got them latest, in milliseconds from publication: when the broker
+    /// confirmed each, when its first client and when its last client got it.
+    func slowestEvents(_ count: Int) -> [(confirm: Double, first: Double, last: Double)] {
+        let published = publishedAt.withLock { $0 }
+        let confirmed = confirmedAt.withLock { $0 }
+        var spans: [String: (first: UInt64, last: UInt64)] = [:]
+        for arrival in arrivals.withLock({ $0 }) {
+            let span = spans[arrival.event] ?? (arrival.at, arrival.at)
+            spans[arrival.event] = (min(span.first, arrival.at), max(span.last, arrival.at))
+        }
+        func ms(_ at: UInt64, _ from: UInt64) -> Double { Double(Int64(at) - Int64(from)) / 1e6 }
+        return spans.compactMap { event, span in
+            guard let start = published[event], let confirm = confirmed[event] else { return nil }
+            return (ms(confirm, start), ms(span.first, start), ms(span.last, start))
+        }
+        .sorted { $0.last > $1.last }
+        .prefix(count).map { $0 }
     }
 
     func arrived(_ eventIds: [String], at time: UInt64) {
