@@ -75,6 +75,7 @@ package func runNotificationBench(arguments: [String]) async throws {
         tasks.addTask { try await publisher.run() }
         defer { tasks.cancelAll() }
         let cpu = try await StackCPU.start(logger: logger)
+        let fsync = FsyncProbe(path: FileManager.default.currentDirectoryPath + "/.run/bench-fsync-probe")
         let events = try (0..<count).map(benchPointsAwarded)
         let eventIds = events.map(\.id)
         let started = ContinuousClock.now
@@ -114,10 +115,12 @@ package func runNotificationBench(arguments: [String]) async throws {
             let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
             return String(format: "%.2f s, %.0f events/s", seconds, Double(count) / seconds)
         }
+        let flushes = fsync.stop()
         print("notification bench: \(count) points.awarded events (webhook \(webhookId))")
         print("  published with confirms: \(rate(published))")
         print("  all in the in-app inbox: \(rate(inboxDone))")
         print("  all delivered to the webhook receiver: \(rate(webhookDone))")
+        print(flushes)
         try await cpu.report(units: count, unit: "event")
         publisher.shutdown()
     }

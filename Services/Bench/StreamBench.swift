@@ -113,9 +113,7 @@ package func runStreamBench(arguments: [String]) async throws {
         for event in record.slowestEvents(3) {
             print("    \(ms(event.confirm)) / \(ms(event.first)) / \(ms(event.last))")
         }
-        print(
-            "  the disk meanwhile: 4 KiB write + fsync every 50 ms took p50 \(ms(flushes.p50)), p99 \(ms(flushes.p99)), "
-                + "max \(ms(flushes.max)) ms (\(flushes.count) flushes)")
+        print(flushes)
         try await cpu.report(units: count, unit: "event")
         publisher.shutdown()
     }
