@@ -114,7 +114,10 @@ struct HealthMetricsTests {
                 #expect(response.text == "<h1>Unggah</h1>")
                 #expect(response.headers[.contentType]?.hasPrefix("text/html") == true)
             }
-            for path in ["/../secret.txt", "/%2e%2e/secret.txt", "/..%2fsecret.txt", "/x/..%2F..%2Fsecret.txt"] {
+            for path in [
+                "/../secret.txt", "/%2e%2e/secret.txt", "/..%2fsecret.txt", "/x/..%2F..%2Fsecret.txt", "/%zz",
+                "/x/%E0%A4%A",
+            ] {
                 try await client.execute(uri: path, method: .get) { response in
                     #expect(response.status == .notFound, "\(path)")
                     #expect(response.headers[.contentType] == "application/problem+json", "\(path)")
