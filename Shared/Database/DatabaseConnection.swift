@@ -221,9 +221,10 @@ package final class DatabaseConnection: @unchecked Sendable {
     }
 
     /// Runs SQL text with the simple query protocol (`PQexec`): no parameters, several statements allowed
-    /// (migrations). Never build the text from user input.
-    package func execute(unsafeSQL sql: String) async throws {
-        _ = try await perform(cancellable: true) { connection, token in
+    /// (migrations). Never build the text from user input. `deadline` replaces the operation deadline for a
+    /// statement known to run longer (a migration, after `SET LOCAL statement_timeout`).
+    package func execute(unsafeSQL sql: String, deadline: Duration? = nil) async throws {
+        _ = try await perform(cancellable: true, deadline: deadline) { connection, token in
             try self.consume(PQexec(connection, sql), connection: connection, token: token)
         }
     }

@@ -21,17 +21,24 @@ package struct Migration: Sendable, Hashable {
 /// the others applied. Each migration runs in its own transaction together with its `schema_migrations` row. A
 /// migration that was applied and whose text changed since (by SHA-256) is refused with
 /// ``DatabaseError/Code/migration`` before anything else runs.
+///
+/// A migration is not held to the pool's `statement_timeout` (10 s by default, for requests and messages): an
+/// index built over a large table takes longer than that on a slow disk, and the service would fail to start every
+/// time. It gets `timeout` (30 min by default) instead, with `SET LOCAL` so the connection keeps its own timeout.
 package struct MigrationRunner: Sendable {
     /// The service the migrations belong to (the first key of `schema_migrations`).
     package let service: String
     /// The migrations, applied in name order.
     package let migrations: [Migration]
+    /// How long one migration may run.
+    package let timeout: Duration
     private let logger: Logger
 
     /// Creates a runner.
-    package init(service: String, migrations: [Migration], logger: Logger) {
+    package init(service: String, migrations: [Migration], timeout: Duration = .seconds(1800), logger: Logger) {
         self.service = service
         self.migrations = migrations.sorted { $0.name < $1.name }
+        self.timeout = timeout
         self.logger = logger
     }
 
@@ -106,7 +113,9 @@ package struct MigrationRunner: Sendable {
         for (migration, checksum) in zip(migrations, checksums) where applied[migration.name] == nil {
             try await connection.execute(unsafeSQL: "BEGIN")
             do {
-                try await connection.execute(unsafeSQL: migration.sql)
+                try await connection.execute(
+                    unsafeSQL: "SET LOCAL statement_timeout = \(max(1, timeout.wholeMilliseconds))")
+                try await connection.execute(unsafeSQL: migration.sql, deadline: timeout + .seconds(30))
                 try await connection.query(
                     "INSERT INTO schema_migrations (service, name, checksum) VALUES (\(service), \(migration.name), \(checksum))"
                 )

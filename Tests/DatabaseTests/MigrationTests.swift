@@ -37,6 +37,36 @@ import Testing
         }
     }
 
+    @Test func aMigrationMayRunPastThePoolsStatementTimeoutButNotPastItsOwn() async throws {
+        try await withTestDatabaseURL { url in
+            let logger = Logger(label: "test")
+            let pool = DatabasePool(
+                configuration: DatabaseConfiguration(url: url, poolSize: 1, statementTimeout: .milliseconds(300)),
+                logger: logger)
+            let slow = [Migration(name: "0001_slow.sql", sql: "SELECT pg_sleep(1); CREATE TABLE built (x int8);")]
+            try await MigrationRunner(service: "slow", migrations: slow, logger: logger).run(on: pool)
+            let built = try await pool.withConnection {
+                try await $0.query("SELECT to_regclass('built') IS NOT NULL AS ok")[0].decode("ok", as: Bool.self)
+            }
+            #expect(built)
+            // The connection kept its own timeout.
+            let timedOut = await #expect(throws: DatabaseError.self) {
+                try await pool.withConnection { _ = try await $0.query("SELECT pg_sleep(2)") }
+            }
+            #expect(timedOut?.code == .timeout)
+            let endless = [Migration(name: "0001_endless.sql", sql: "SELECT pg_sleep(5)")]
+            let error = await #expect(throws: DatabaseError.self) {
+                try await MigrationRunner(
+                    service: "endless", migrations: endless, timeout: .milliseconds(500), logger: logger
+                )
+                .run(on: pool)
+            }
+            #expect(error?.code == .migration)
+            #expect(error?.description.contains("0001_endless.sql") == true)
+            await pool.close()
+        }
+    }
+
     @Test func changedMigrationIsRefusedAndNothingAfterItRuns() async throws {
         try await withTestDatabase(service: "svc", migrations: migrations) { pool in
             var changed = migrations
