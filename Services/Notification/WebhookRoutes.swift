@@ -60,7 +60,11 @@ struct WebhookRoutes: Sendable {
         var log: [Attempt]
     }
 
-    struct DeliveryList: ResponseEncodable, Sendable { var items: [Delivery] }
+    struct DeliveryList: ResponseEncodable, Sendable {
+        var items: [Delivery]
+        /// Pass as `cursor` to get the next (older) page; absent on the last page.
+        var nextCursor: String?
+    }
 
     func add(to routes: RouteCollection<AuthenticatedRequestContext>) {
         routes.post("/v1/webhooks") { request, context in
@@ -87,8 +91,15 @@ struct WebhookRoutes: Sendable {
             let identity = try context.require(roles: Self.roles)
             let id = try Self.id(context)
             let limit = min(max(request.uri.queryParameters.get("limit", as: Int.self) ?? 50, 1), 200)
+            var before: UUID?
+            if let cursor = request.uri.queryParameters.get("cursor"), !cursor.isEmpty {
+                guard let value = UUID(uuidString: cursor) else {
+                    throw ProblemDetails.badRequest("Kursor tidak valid. Invalid cursor.", code: "INVALID_CURSOR")
+                }
+                before = value
+            }
             _ = try await owned(id, by: identity)
-            return DeliveryList(items: try await deliveries(of: id, limit: limit))
+            return try await deliveries(of: id, before: before, limit: limit)
         }
     }
 
@@ -209,15 +220,19 @@ struct WebhookRoutes: Sendable {
         return endpoint
     }
 
-    func deliveries(of id: UUID, limit: Int) async throws -> [Delivery] {
+    /// A page of an endpoint's delivery log, newest first (ids are time-ordered): the `limit` deliveries older than
+    /// `before` (a delivery id; the newest when nil), each with its attempts.
+    func deliveries(of id: UUID, before: UUID?, limit: Int) async throws -> DeliveryList {
         try await pool.withConnection { connection in
-            let rows = try await connection.query(
+            let found = try await connection.query(
                 """
                 SELECT id, event_id, event_type, status, attempts, last_status, last_error, next_attempt_at,
                        created_at, delivered_at
-                FROM webhook_deliveries WHERE endpoint_id = \(id)
-                ORDER BY created_at DESC, id LIMIT \(limit)
+                FROM webhook_deliveries
+                WHERE endpoint_id = \(id) AND id < \(before ?? Self.afterEveryId)
+                ORDER BY id DESC LIMIT \(limit + 1)
                 """)
+            let rows = found.prefix(limit)
             let ids: [UUID] = try rows.map { try $0.decode("id") }
             let attempts = try await connection.query(
                 """
@@ -233,7 +248,7 @@ struct WebhookRoutes: Sendable {
                         statusCode: try row.decode("status_code", as: Int?.self),
                         error: try row.decode("error", as: String?.self), durationMs: try row.decode("duration_ms")))
             }
-            return try rows.map { row in
+            let items = try rows.map { row in
                 let deliveryId: UUID = try row.decode("id")
                 let status: String = try row.decode("status")
                 return Delivery(
@@ -247,8 +262,13 @@ struct WebhookRoutes: Sendable {
                     deliveredAt: try row.decode("delivered_at", as: Date?.self).map { RFC3339.format($0) },
                     log: log[deliveryId] ?? [])
             }
+            return DeliveryList(items: items, nextCursor: found.count > limit ? items.last?.id : nil)
         }
     }
+
+    /// Greater than every delivery id: the first page's `before`.
+    static let afterEveryId = UUID(
+        uuid: (255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255))
 }
 
 extension ResponseEncodable {

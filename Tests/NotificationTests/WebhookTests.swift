@@ -99,6 +99,49 @@ struct WebhookTests {
         }
     }
 
+    @Test("the delivery log pages newest first with a cursor; a bad cursor is a 400")
+    func deliveryLogPages() async throws {
+        let receiver = TestReceiver { _, _ in .noContent }
+        try await receiver.run { base in
+            try await F.withStack(parts: [.webhooks]) { client, stack in
+                let token = try await F.token(nip: F.head, roles: ["dashboard"])
+                let (id, _) = try await Self.subscribe(client, url: base + "/log", token: token)
+                // Two batches, the second some milliseconds later: ids are ordered by the millisecond they were
+                // made in (within one, at random).
+                let older = try (0..<3).map { _ in try F.awarded() }
+                let newer = try (0..<2).map { _ in try F.awarded() }
+                try await F.deliver(older, to: stack.pool)
+                try await Task.sleep(for: .milliseconds(20))
+                try await F.deliver(newer, to: stack.pool)
+                #expect(await eventually { receiver.requests(path: "/log").count >= 5 })
+
+                var seen: [String] = []
+                var pages: [Int] = []
+                var cursor: String?
+                repeat {
+                    let query = "limit=2" + (cursor.map { "&cursor=\($0)" } ?? "")
+                    let page = try JSONBody(
+                        try await client.execute(
+                            uri: "/v1/webhooks/\(id)/deliveries?\(query)", method: .get, headers: F.auth(token)))
+                    let items = try #require(page["items"] as? [[String: Any]])
+                    pages.append(items.count)
+                    seen += items.compactMap { $0["eventId"] as? String }
+                    cursor = page["nextCursor"] as? String
+                    #expect(cursor == nil || cursor == items.last?["id"] as? String)
+                } while cursor != nil && pages.count < 10
+                #expect(pages == [2, 2, 1])
+                #expect(seen.count == 5)
+                #expect(Set(seen.prefix(2)) == Set(newer.map(\.id)))
+                #expect(Set(seen.suffix(3)) == Set(older.map(\.id)))
+
+                let bad = try await client.execute(
+                    uri: "/v1/webhooks/\(id)/deliveries?cursor=kemarin", method: .get, headers: F.auth(token))
+                #expect(bad.status == .badRequest)
+                #expect(try JSONBody(bad)["code"] as? String == "INVALID_CURSOR")
+            }
+        }
+    }
+
     @Test("410 disables the endpoint, with the reason shown; later events are not queued for it")
     func goneDisables() async throws {
         let receiver = TestReceiver { _, _ in .gone }
