@@ -63,8 +63,19 @@ package struct MigrationRunner: Sendable {
     /// Applies what is missing; a no-op when everything is applied.
     package func run(on pool: DatabasePool) async throws {
         try await pool.withConnection { connection in
-            // Held for the session; released below, or by the server if the connection dies.
-            try await connection.query("SELECT pg_advisory_lock(\(Self.lockClass), hashtext(\(service)))")
+            // Held for the session; released below, or by the server if the connection dies. Tried every 100 ms
+            // rather than waited for in one statement: a runner applying a long migration holds it for longer than
+            // the statement timeout, and the others wait for it up to `timeout`, not fail to start.
+            let deadline = ContinuousClock.now + timeout
+            while try await !connection.query(
+                "SELECT pg_try_advisory_lock(\(Self.lockClass), hashtext(\(service))) AS locked"
+            )[0].decode("locked", as: Bool.self) {
+                guard ContinuousClock.now < deadline else {
+                    throw DatabaseError(
+                        .migration, message: "another runner held the migration lock of \(service) for \(timeout)")
+                }
+                try await Task.sleep(for: .milliseconds(100))
+            }
             do {
                 try await apply(on: connection)
             } catch {

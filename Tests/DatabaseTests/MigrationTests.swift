@@ -54,6 +54,19 @@ import Testing
                 try await pool.withConnection { _ = try await $0.query("SELECT pg_sleep(2)") }
             }
             #expect(timedOut?.code == .timeout)
+            // A second runner waits for the first one's long migration past its own statement timeout.
+            let other = DatabasePool(
+                configuration: DatabaseConfiguration(url: url, poolSize: 1, statementTimeout: .milliseconds(300)),
+                logger: logger)
+            let longer = [
+                Migration(name: "0001_longer.sql", sql: "SELECT pg_sleep(1.5); CREATE TABLE longer (x int8);")
+            ]
+            async let first: Void = MigrationRunner(service: "longer", migrations: longer, logger: logger).run(on: pool)
+            try await Task.sleep(for: .milliseconds(200))
+            try await MigrationRunner(service: "longer", migrations: longer, logger: logger).run(on: other)
+            try await first
+            await other.close()
+
             let endless = [Migration(name: "0001_endless.sql", sql: "SELECT pg_sleep(5)")]
             let error = await #expect(throws: DatabaseError.self) {
                 try await MigrationRunner(
