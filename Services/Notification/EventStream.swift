@@ -174,15 +174,32 @@ final class StreamPump: Service, Sendable {
         ).map { StreamEvent(seq: try $0.decode("seq"), name: try $0.decode("event_name"), body: try $0.decode("body")) }
     }
 
-    private func prune() async throws {
+    /// Deletes what is outside the retained window: older than `streamRetain` and before the last
+    /// `streamRetainEvents` rows (counted as rows: `seq` has gaps where a transaction rolled back). Rows are appended in `seq` order at (nearly) increasing times, so the old ones are at the
+    /// low end of `seq`: it looks at batches from there, by the primary key, instead of at every row of the window
+    /// each minute (a million rows on a campaign day). Returns how many rows it deleted.
+    @discardableResult
+    func prune() async throws -> Int {
         let seconds = Double(settings.streamRetain.components.seconds)
-        try await pool.withConnection { connection in
-            try await connection.query(
-                """
-                DELETE FROM stream_events
-                WHERE created_at < now() - \(seconds) * interval '1 second'
-                  AND seq <= (SELECT max(seq) FROM stream_events) - \(settings.streamRetainEvents)
-                """)
+        let batch = 5_000
+        var total = 0
+        while true {
+            let deleted = try await pool.withConnection { connection in
+                try await connection.query(
+                    """
+                    WITH kept_from AS (
+                        SELECT seq FROM stream_events ORDER BY seq DESC OFFSET \(settings.streamRetainEvents - 1) LIMIT 1
+                    )
+                    DELETE FROM stream_events
+                    WHERE seq IN (
+                            SELECT seq FROM stream_events WHERE seq < (SELECT seq FROM kept_from)
+                            ORDER BY seq LIMIT \(batch))
+                      AND created_at < now() - \(seconds) * interval '1 second'
+                    """
+                ).rowsAffected
+            }
+            total += deleted
+            if deleted < batch { return total }
         }
     }
 }

@@ -193,6 +193,40 @@ struct StreamTests {
         }
     }
 
+    @Test("the retained window keeps the last 10,000 events and everything younger than 24 h")
+    func retainedWindow() async throws {
+        try await F.withStack { _, stack in
+            func insert(_ seqs: ClosedRange<Int>, age: String) async throws {
+                try await stack.pool.withConnection { connection in
+                    try await connection.query(
+                        """
+                        INSERT INTO stream_events (seq, event_id, event_name, body, created_at)
+                        SELECT n, 'e-' || n, 'points.awarded', '{}', now() - \(age)::interval
+                        FROM generate_series(\(seqs.lowerBound), \(seqs.upperBound)) AS n
+                        """)
+                }
+            }
+            func window() async throws -> (count: Int, first: Int) {
+                let row = try await stack.pool.withConnection { connection in
+                    try await connection.query("SELECT count(*) AS n, min(seq) AS first FROM stream_events")[0]
+                }
+                return (try row.decode("n"), try row.decode("first"))
+            }
+            // 15,000 events two days old, then (after a gap in seq, as a rolled-back append leaves) 3,000 of the
+            // last hour: the last 10,000 rows are the 3,000 new ones and the newest 7,000 old ones.
+            try await insert(1...15_000, age: "2 days")
+            try await insert(15_101...18_100, age: "1 hour")
+            #expect(try await stack.pump.prune() == 8_000)
+            #expect(try await window() == (10_000, 8_001))
+            #expect(try await stack.pump.prune() == 0)
+            // 9,000 more new ones: the old ones are all outside the last 10,000 now, and the 12,000 of the last
+            // day all stay.
+            try await insert(18_101...27_100, age: "1 hour")
+            #expect(try await stack.pump.prune() == 7_000)
+            #expect(try await window() == (12_000, 15_101))
+        }
+    }
+
     @Test("heartbeat comments keep an idle stream open; the role is checked")
     func heartbeatAndRoles() async throws {
         let settings = F.settings { $0.streamHeartbeat = .milliseconds(200) }
