@@ -175,9 +175,10 @@ final class StreamPump: Service, Sendable {
     }
 
     /// Deletes what is outside the retained window: older than `streamRetain` and before the last
-    /// `streamRetainEvents` rows (counted as rows: `seq` has gaps where a transaction rolled back). Rows are appended in `seq` order at (nearly) increasing times, so the old ones are at the
-    /// low end of `seq`: it looks at batches from there, by the primary key, instead of at every row of the window
-    /// each minute (a million rows on a campaign day). Returns how many rows it deleted.
+    /// `streamRetainEvents` rows (counted as rows: `seq` has gaps where a transaction rolled back). Rows are
+    /// appended in `seq` order at (nearly) increasing times, so the old ones are at the low end of `seq`: it looks at
+    /// batches from there, by the primary key, instead of at every row of the window each minute (a million rows on
+    /// a campaign day). Returns how many rows it deleted.
     @discardableResult
     func prune() async throws -> Int {
         let seconds = Double(settings.streamRetain.components.seconds)
