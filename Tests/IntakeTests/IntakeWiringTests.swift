@@ -23,7 +23,14 @@ struct IntakeWiringTests {
         let statusQueue = "\(prefix).status"
         let probe = QueueSpec(name: "\(prefix).probe", bindings: [SubmissionReceived.eventName])
         let admin = try TestBroker.admin()
-        try await admin.declare(Topology(eventsExchange: "\(prefix).events", queues: [probe]))
+        // The service's own queues too, so nothing published before its consumers start is unroutable.
+        try await admin.declare(
+            Topology(
+                eventsExchange: "\(prefix).events",
+                queues: [
+                    probe, StatusProjection.queueSpec(name: statusQueue),
+                    ProgramBook.queueSpec(name: "\(prefix).programs"),
+                ]))
         do {
             try await run(prefix: prefix, statusQueue: statusQueue, probe: probe, admin: admin)
         } catch {

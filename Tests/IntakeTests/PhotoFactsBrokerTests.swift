@@ -36,7 +36,14 @@ struct PhotoFactsBrokerTests {
             "\(prefix).programs", "\(prefix).programs.dead",
         ]
         let admin = try TestBroker.admin()
-        try await admin.declare(Topology(eventsExchange: exchange, queues: [probe]))
+        // The service's own queues too, so nothing published before its consumers start is unroutable.
+        try await admin.declare(
+            Topology(
+                eventsExchange: exchange,
+                queues: [
+                    probe, StatusProjection.queueSpec(name: "\(prefix).status"),
+                    ProgramBook.queueSpec(name: "\(prefix).programs"),
+                ]))
         defer {
             Task {
                 try? await admin.deleteQueues(queues)

@@ -79,7 +79,8 @@ struct NotificationWiringTests {
                     let enrolled = try F.enrolled(F.siti)
                     let awarded = try F.awarded()
                     let exchange = "\(prefix).events"
-                    _ = try await publisher.publish([OutgoingMessage(event: enrolled, exchange: exchange)])
+                    let enrolling = try await publisher.publish([OutgoingMessage(event: enrolled, exchange: exchange)])
+                    #expect(enrolling == [.confirmed])
                     // Two consumers compete for the queue: the enrolment must be committed before the points arrive,
                     // or the points may be handled first, without the WhatsApp contact.
                     #expect(await eventually { (try? await F.count(pool, "SELECT count(*) FROM inbox")) == 1 })
