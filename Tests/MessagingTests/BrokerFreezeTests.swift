@@ -56,7 +56,7 @@ import Testing
             #expect(await eventually { consumer.isConnected() })
 
             // Frozen: in-flight publishes fail and both sides notice within 2 × heartbeat; nothing hangs.
-            try broker.freeze()
+            try await broker.freeze()
             let frozenAt = ContinuousClock.now
             // Either one outcome per message, none confirmed, or a typed error saying the broker is unreachable.
             do {

@@ -61,7 +61,7 @@ import Testing
                 }
                 #expect(await eventually(timeout: .seconds(30)) { await received.count >= 5 })
 
-                try broker.freeze()
+                try await broker.freeze()
                 for position in 5..<15 {
                     let event = try OutboxInbox.event(nip, position: position)
                     ids.append(event.id)

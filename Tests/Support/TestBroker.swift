@@ -152,9 +152,33 @@ package final class ThrowawayBroker: Sendable {
         }
     }
 
-    /// Freezes the broker's Erlang VM (SIGSTOP).
-    package func freeze() throws {
+    /// Freezes the broker's Erlang VM (SIGSTOP) and returns once every thread of it has stopped. `kill` returns
+    /// before that: a thread finishes the system call it is in (an `fsync` on a slow disk) first, and on a loaded
+    /// machine the VM went on confirming messages published after `kill` had returned.
+    package func freeze() async throws {
         try signal(SIGSTOP)
+        let pid = try beamPID()
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < deadline {
+            if Self.allThreadsStopped(pid) { return }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        throw MessagingError(.protocolError, "the broker (pid \(pid)) did not stop within 10 s of SIGSTOP")
+    }
+
+    /// Whether every thread of `pid` is in state `T` (stopped) in `/proc/<pid>/task/<tid>/stat`.
+    private static func allThreadsStopped(_ pid: pid_t) -> Bool {
+        guard let threads = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task"),
+            !threads.isEmpty
+        else { return false }
+        return threads.allSatisfy { thread in
+            // The state follows the command name, which is in parentheses and may hold spaces.
+            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/task/\(thread)/stat", encoding: .utf8),
+                let close = stat.lastIndex(of: ")")
+            else { return false }
+            let state = stat[stat.index(after: close)...].drop { $0 == " " }.first
+            return state == "T" || state == "t"
+        }
     }
 
     /// Resumes a frozen broker (SIGCONT).
