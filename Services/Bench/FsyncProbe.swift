@@ -15,8 +15,9 @@ final class FsyncProbe: Sendable {
     private let samples = Mutex<[Double]>([])
     private let finished = DispatchSemaphore(value: 0)
 
-    /// Starts probing with a file at `path` (removed by `stop`).
-    init(path: String) {
+    /// Starts probing with a file at `path` (removed by `stop`), by default `.run/bench-fsync-probe` beside the
+    /// stack's data.
+    init(path: String = FileManager.default.currentDirectoryPath + "/.run/bench-fsync-probe") {
         self.path = path
         let thread = Thread { [self] in self.probe() }
         thread.name = "fsync-probe"

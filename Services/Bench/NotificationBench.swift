@@ -75,7 +75,7 @@ package func runNotificationBench(arguments: [String]) async throws {
         tasks.addTask { try await publisher.run() }
         defer { tasks.cancelAll() }
         let cpu = try await StackCPU.start(logger: logger)
-        let fsync = FsyncProbe(path: FileManager.default.currentDirectoryPath + "/.run/bench-fsync-probe")
+        let fsync = FsyncProbe()
         let events = try (0..<count).map(benchPointsAwarded)
         let eventIds = events.map(\.id)
         let started = ContinuousClock.now

@@ -79,7 +79,7 @@ package func runStreamBench(arguments: [String]) async throws {
         tasks.addTask { try await publisher.run() }
         defer { tasks.cancelAll() }
         let cpu = try await StackCPU.start(logger: logger)
-        let fsync = FsyncProbe(path: FileManager.default.currentDirectoryPath + "/.run/bench-fsync-probe")
+        let fsync = FsyncProbe()
         let count = rate * duration
         let interval = Duration.seconds(1) / rate
         let started = ContinuousClock.now
